@@ -1,0 +1,11 @@
+#pragma once
+// Each `cloze <command>` lives in its own cmd_<name>.cpp and registers itself
+// on the CLI11 app here. Commands are thin: parse flags, call the library,
+// format the result.
+#include <CLI/CLI.hpp>
+
+namespace cloze::cli {
+
+void add_logits_command(CLI::App& app);
+
+}  // namespace cloze::cli

@@ -1,0 +1,25 @@
+// `cloze`: zero-shot text classification with causal language models.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "cloze/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cloze: fast, exact zero-shot text classification with causal language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "cloze 0.1.0");
+  cloze::cli::add_logits_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cloze::Error& e) {
+    std::fprintf(stderr, "cloze: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cloze: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,80 @@
+#pragma once
+// The numeric hot loops of the forward pass. Model code calls only these; it
+// never holds intrinsics. Every function states the shapes it takes.
+//
+// Determinism contract: each output element is reduced in a fixed order that
+// depends only on the sizes of the reduction (K, head_dim, kv length), never
+// on M (how many rows are batched together), on which rows share a call, or
+// on the thread count. Batched and one-at-a-time forwards are bitwise equal.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/thread_pool.h"
+
+namespace cloze::kernels {
+
+enum class WType : uint8_t { F32, F16, BF16 };
+
+// A weight matrix as stored in the checkpoint: row-major [rows][cols]
+// (PyTorch's Linear layout: rows = out_features, cols = in_features).
+struct Weight {
+  const void* data = nullptr;
+  WType type = WType::F32;
+  size_t rows = 0, cols = 0;
+};
+
+// Hook for kernels that want a different layout: the model passes every
+// matrix through this once at load time and keeps the result alive.
+Weight prepare_weight(const Weight& raw);
+
+float bf16_to_f32(uint16_t h);
+float f16_to_f32(uint16_t h);
+
+// out[0..cols) = W[row, :] converted exactly to float32 (embedding lookup).
+void weight_row(const Weight& w, size_t row, float* out);
+// out[0..n) = raw vector of `type` converted to float32 (norm weights, biases).
+void to_f32(const void* src, WType type, size_t n, float* out);
+
+// y[m, n] = sum_k x[m, k] * W[n, k] + (bias ? bias[n] : 0)
+//   x: [M, K] with row stride ldx; W: [N, K]; y: [M, N] with row stride ldy.
+void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias,
+            float* y, size_t ldy, ThreadPool& pool);
+
+// y[m, j] = sum_k x[m, k] * W[rows[j], k]  for j < n_rows (an lm_head restricted
+// to the label tokens).  y: [M, n_rows] with row stride ldy.
+void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool);
+
+// y[m, :] = x[m, :] / sqrt(mean(x[m, :]^2) + eps) * w      x, y: [M, n]; may alias.
+void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
+             size_t ldy);
+
+// In-place rotary embedding, transformers' rotate-half convention, on each of
+// n_heads heads of width head_dim in row m, at position pos[m].
+//   x: [M, n_heads * head_dim] with row stride ldx; inv_freq: [head_dim / 2].
+void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
+          const float* inv_freq);
+
+// gate[i] = silu(gate[i]) * up[i] for i < n.
+void silu_mul(float* gate, const float* up, size_t n);
+
+// A run of consecutive cached positions for one layer: k, v are [n, ld] rows,
+// of which the first n_kv_heads * head_dim floats are used.
+struct KVSegment {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  size_t n = 0;
+  size_t ld = 0;
+};
+
+// Causal grouped-query attention for T new tokens of one sequence.
+// The key/value sequence is the concatenation of segs[0..n_segs) (positions
+// 0..L-1); the new tokens are its last T positions (their K/V already written).
+// Query head h reads KV head h / (n_heads / n_kv_heads); token t sees kv
+// positions <= L - T + t.
+//   q: [T, n_heads * head_dim] (stride ldq), out: [T, n_heads * head_dim] (stride ldo).
+void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+               size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
+               size_t ldo, ThreadPool& pool);
+
+}  // namespace cloze::kernels

@@ -1,0 +1,187 @@
+// Plain scalar reference versions of every kernel: the portable path and the
+// truth the optimized kernels are tested against.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace cloze::kernels {
+
+float bf16_to_f32(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  uint32_t u;
+  if (exp == 0) {
+    if (man == 0) {
+      u = sign;
+    } else {  // subnormal: renormalize
+      int e = -1;
+      do {
+        ++e;
+        man <<= 1;
+      } while (!(man & 0x400));
+      u = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+    }
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | man << 13;
+  } else {
+    u = sign | (exp + 127 - 15) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void to_f32(const void* src, WType type, size_t n, float* out) {
+  switch (type) {
+    case WType::F32:
+      std::memcpy(out, src, n * 4);
+      return;
+    case WType::BF16: {
+      auto p = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+      return;
+    }
+    case WType::F16: {
+      auto p = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
+      return;
+    }
+  }
+}
+
+static size_t elem_size(WType t) { return t == WType::F32 ? 4 : 2; }
+
+void weight_row(const Weight& w, size_t row, float* out) {
+  to_f32(static_cast<const char*>(w.data) + row * w.cols * elem_size(w.type), w.type, w.cols, out);
+}
+
+Weight prepare_weight(const Weight& raw) { return raw; }
+
+// Reference dot product: 8 interleaved partial sums (like one AVX register),
+// combined in a fixed tree, so optimized kernels can reproduce it bit for bit.
+static float dot_ref(const float* x, const float* w, size_t K) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 8 <= K; k += 8)
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(x[k + l], w[k + l], acc[l]);
+  for (int l = 0; k < K; ++k, ++l) acc[l] = std::fma(x[k], w[k], acc[l]);
+  float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
+  return (a0 + a2) + (a1 + a3);
+}
+
+static void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                        size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
+  const size_t K = w.cols;
+  pool.run(N, [&](size_t nb, size_t ne, size_t) {
+    std::vector<float> wrow(K);
+    for (size_t n = nb; n < ne; ++n) {
+      weight_row(w, rows ? size_t(rows[n]) : n, wrow.data());
+      for (size_t m = 0; m < M; ++m) {
+        float s = dot_ref(x + m * ldx, wrow.data(), K);
+        y[m * ldy + n] = bias ? s + bias[n] : s;
+      }
+    }
+  });
+}
+
+void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
+            size_t ldy, ThreadPool& pool) {
+  matmul_impl(x, ldx, M, w, nullptr, w.rows, bias, y, ldy, pool);
+}
+
+void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
+  matmul_impl(x, ldx, M, w, rows, n_rows, nullptr, y, ldy, pool);
+}
+
+void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
+             size_t ldy) {
+  for (size_t m = 0; m < M; ++m) {
+    const float* xr = x + m * ldx;
+    float* yr = y + m * ldy;
+    float ss = 0;
+    for (size_t i = 0; i < n; ++i) ss += xr[i] * xr[i];
+    float r = 1.0f / std::sqrt(ss / float(n) + eps);
+    for (size_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * r);
+  }
+}
+
+void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
+          const float* inv_freq) {
+  const size_t half = head_dim / 2;
+  std::vector<float> c(half), s(half);
+  for (size_t m = 0; m < M; ++m) {
+    for (size_t i = 0; i < half; ++i) {
+      float a = float(pos[m]) * inv_freq[i];
+      c[i] = std::cos(a);
+      s[i] = std::sin(a);
+    }
+    for (size_t h = 0; h < n_heads; ++h) {
+      float* v = x + m * ldx + h * head_dim;
+      for (size_t i = 0; i < half; ++i) {
+        float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * c[i] - x2 * s[i];
+        v[i + half] = x2 * c[i] + x1 * s[i];
+      }
+    }
+  }
+}
+
+void silu_mul(float* gate, const float* up, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+               size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
+               size_t ldo, ThreadPool& pool) {
+  size_t L = 0;
+  for (size_t s = 0; s < n_segs; ++s) L += segs[s].n;
+  const size_t group = n_heads / n_kv_heads;
+  pool.run(n_heads * T, [&](size_t b, size_t e, size_t) {
+    std::vector<float> score(L);
+    for (size_t job = b; job < e; ++job) {
+      size_t h = job / T, t = job % T, kvh = h / group;
+      const float* qv = q + t * ldq + h * head_dim;
+      size_t visible = L - T + t + 1;
+      float mx = -INFINITY;
+      size_t p = 0;
+      for (size_t s = 0; s < n_segs && p < visible; ++s)
+        for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
+          const float* kv = segs[s].k + i * segs[s].ld + kvh * head_dim;
+          float d = 0;
+          for (size_t j = 0; j < head_dim; ++j) d += qv[j] * kv[j];
+          score[p] = d * scale;
+          mx = std::max(mx, score[p]);
+        }
+      float sum = 0;
+      for (size_t i = 0; i < visible; ++i) {
+        score[i] = std::exp(score[i] - mx);
+        sum += score[i];
+      }
+      float inv = 1.0f / sum;
+      float* o = out + t * ldo + h * head_dim;
+      for (size_t j = 0; j < head_dim; ++j) o[j] = 0;
+      p = 0;
+      for (size_t s = 0; s < n_segs && p < visible; ++s)
+        for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
+          const float* vv = segs[s].v + i * segs[s].ld + kvh * head_dim;
+          float wgt = score[p] * inv;
+          for (size_t j = 0; j < head_dim; ++j) o[j] += wgt * vv[j];
+        }
+    }
+  });
+}
+
+}  // namespace cloze::kernels
