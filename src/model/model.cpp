@@ -1,0 +1,210 @@
+// The decoder forward pass, written to read like the architecture:
+// embed -> N x [norm -> attention -> residual -> norm -> SwiGLU MLP -> residual]
+// -> final norm -> lm_head (only the rows and positions asked for).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "cloze/error.h"
+#include "cloze/model.h"
+#include "kernels/kernels.h"
+#include "model/weights.h"
+
+namespace cloze {
+
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadOptions& opt) {
+  if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
+  auto m = std::unique_ptr<Model>(new Model());
+  m->dir_ = dir;
+  m->config_ = ModelConfig::from_file(dir / "config.json");
+  m->w_ = load_weights(m->config_, TensorStore::open_dir(dir), opt.threads);
+  return m;
+}
+
+size_t Model::threads() const { return w_->pool.size(); }
+
+namespace {
+
+// Per-forward scratch: activations of all stacked tokens.
+struct Activations {
+  size_t T;
+  std::vector<float> x, h, q, k, v, attn, gate, up;  // [T, width]
+  std::vector<int32_t> pos;                          // [T]
+};
+
+void add_into(float* x, const float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+// Every cache from the root prefix down to `c`, root first.
+std::vector<const KVCache*> chain_of(const KVCache* c) {
+  std::vector<const KVCache*> chain;
+  for (const KVCache* p = c; p; p = p->parent().get()) chain.push_back(p);
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+}  // namespace
+
+std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, const ForwardOptions& opt) {
+  const ModelConfig& c = config_;
+  const size_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
+  ThreadPool& pool = w_->pool;
+
+  // Validate the batch before touching any cache.
+  size_t T = 0;
+  std::set<const KVCache*> seen;
+  for (const auto& it : items) {
+    if (!it.cache) throw Error("forward: item without a KV cache");
+    if (it.cache->k_.size() != c.num_layers || it.cache->kv_dim_ != KV)
+      throw Error("forward: KV cache was made for a different model");
+    if (!seen.insert(it.cache).second) throw Error("forward: the same KV cache appears twice in one batch");
+    for (int32_t id : it.ids)
+      if (id < 0 || size_t(id) >= c.vocab_size)
+        throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(c.vocab_size));
+    if (c.sliding_window && it.cache->size() + it.ids.size() > *c.sliding_window)
+      throw Error("sequence of " + std::to_string(it.cache->size() + it.ids.size()) +
+                  " tokens exceeds the model's sliding_window (" + std::to_string(*c.sliding_window) + ")");
+    T += it.ids.size();
+  }
+  for (int32_t r : opt.rows)
+    if (r < 0 || size_t(r) >= c.vocab_size)
+      throw Error("vocabulary row " + std::to_string(r) + " is out of range for vocab_size " + std::to_string(c.vocab_size));
+
+  // x: [T, H] embeddings of every new token, items stacked in order.
+  Activations a;
+  a.T = T;
+  a.x.resize(T * H);
+  a.h.resize(T * H);
+  a.q.resize(T * Q);
+  a.k.resize(T * KV);
+  a.v.resize(T * KV);
+  a.attn.resize(T * Q);
+  a.gate.resize(T * I);
+  a.up.resize(T * I);
+  a.pos.resize(T);
+  std::vector<size_t> offset(items.size());
+  for (size_t i = 0, t = 0; i < items.size(); ++i) {
+    offset[i] = t;
+    for (size_t j = 0; j < items[i].ids.size(); ++j, ++t) {
+      kernels::weight_row(w_->embed, size_t(items[i].ids[j]), &a.x[t * H]);
+      a.pos[t] = int32_t(items[i].cache->size() + j);
+    }
+  }
+  for (const auto& it : items)
+    for (size_t l = 0; l < c.num_layers; ++l) {
+      it.cache->k_[l].resize((it.cache->n_ + it.ids.size()) * KV);
+      it.cache->v_[l].resize((it.cache->n_ + it.ids.size()) * KV);
+    }
+
+  const float scale = 1.0f / std::sqrt(float(c.head_dim));
+  for (size_t l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& L = w_->layers[l];
+    // --- attention block ---
+    kernels::rmsnorm(a.x.data(), H, T, H, L.input_norm.data(), c.rms_norm_eps, a.h.data(), H);
+    kernels::matmul(a.h.data(), H, T, L.q, L.q_bias.empty() ? nullptr : L.q_bias.data(), a.q.data(), Q, pool);
+    kernels::matmul(a.h.data(), H, T, L.k, L.k_bias.empty() ? nullptr : L.k_bias.data(), a.k.data(), KV, pool);
+    kernels::matmul(a.h.data(), H, T, L.v, L.v_bias.empty() ? nullptr : L.v_bias.data(), a.v.data(), KV, pool);
+    if (c.qk_norm) {  // per-head RMSNorm: view q as [T * heads, head_dim]
+      kernels::rmsnorm(a.q.data(), c.head_dim, T * c.num_heads, c.head_dim, L.q_norm.data(), c.rms_norm_eps, a.q.data(), c.head_dim);
+      kernels::rmsnorm(a.k.data(), c.head_dim, T * c.num_kv_heads, c.head_dim, L.k_norm.data(), c.rms_norm_eps, a.k.data(), c.head_dim);
+    }
+    kernels::rope(a.q.data(), Q, T, c.num_heads, c.head_dim, a.pos.data(), w_->inv_freq.data());
+    kernels::rope(a.k.data(), KV, T, c.num_kv_heads, c.head_dim, a.pos.data(), w_->inv_freq.data());
+    for (size_t i = 0; i < items.size(); ++i) {
+      KVCache& cache = *items[i].cache;
+      const size_t n = items[i].ids.size();
+      std::copy_n(&a.k[offset[i] * KV], n * KV, &cache.k_[l][cache.n_ * KV]);
+      std::copy_n(&a.v[offset[i] * KV], n * KV, &cache.v_[l][cache.n_ * KV]);
+      std::vector<kernels::KVSegment> segs;
+      for (const KVCache* p : chain_of(&cache)) {
+        size_t len = p == &cache ? cache.n_ + n : p->n_;
+        if (len) segs.push_back({p->k_[l].data(), p->v_[l].data(), len, KV});
+      }
+      if (n)
+        kernels::attention(&a.q[offset[i] * Q], Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
+                           c.head_dim, scale, &a.attn[offset[i] * Q], Q, pool);
+    }
+    kernels::matmul(a.attn.data(), Q, T, L.o, L.o_bias.empty() ? nullptr : L.o_bias.data(), a.h.data(), H, pool);
+    add_into(a.x.data(), a.h.data(), T * H);
+    // --- MLP block: down(silu(gate(h)) * up(h)) ---
+    kernels::rmsnorm(a.x.data(), H, T, H, L.post_norm.data(), c.rms_norm_eps, a.h.data(), H);
+    kernels::matmul(a.h.data(), H, T, L.gate, nullptr, a.gate.data(), I, pool);
+    kernels::matmul(a.h.data(), H, T, L.up, nullptr, a.up.data(), I, pool);
+    kernels::silu_mul(a.gate.data(), a.up.data(), T * I);
+    kernels::matmul(a.gate.data(), I, T, L.down, nullptr, a.h.data(), H, pool);
+    add_into(a.x.data(), a.h.data(), T * H);
+  }
+  for (const auto& it : items) it.cache->n_ += it.ids.size();
+
+  // Final norm and lm_head, only at the positions somebody reads.
+  std::vector<size_t> out_rows;  // stacked token index of each output position
+  std::vector<size_t> first(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    first[i] = out_rows.size();
+    const size_t n = items[i].ids.size();
+    if (items[i].outputs == Outputs::All)
+      for (size_t j = 0; j < n; ++j) out_rows.push_back(offset[i] + j);
+    else if (items[i].outputs == Outputs::Last && n)
+      out_rows.push_back(offset[i] + n - 1);
+  }
+  const size_t P = out_rows.size();
+  std::vector<float> xf(P * H);
+  for (size_t p = 0; p < P; ++p) std::copy_n(&a.x[out_rows[p] * H], H, &xf[p * H]);
+  a = Activations{};  // release the big buffers before the lm_head
+  kernels::rmsnorm(xf.data(), H, P, H, w_->final_norm.data(), c.rms_norm_eps, xf.data(), H);
+
+  const bool full = opt.rows.empty();
+  const size_t cols = full ? c.vocab_size : opt.rows.size();
+  std::vector<float> logits(P * cols);
+  if (P) {
+    if (full)
+      kernels::matmul(xf.data(), H, P, w_->lm_head, nullptr, logits.data(), cols, pool);
+    else
+      kernels::matmul_rows(xf.data(), H, P, w_->lm_head, opt.rows.data(), cols, logits.data(), cols, pool);
+  }
+  std::vector<float> lse;
+  if (opt.logsumexp && P) {
+    // Stream the full vocabulary in chunks; a running max keeps exp() in range.
+    lse.assign(P, 0.0f);
+    std::vector<double> mx(P, -INFINITY), sum(P, 0.0);
+    const size_t chunk = full ? c.vocab_size : 8192;
+    std::vector<int32_t> ids(chunk);
+    std::vector<float> buf(full ? 0 : P * chunk);
+    for (size_t v0 = 0; v0 < c.vocab_size; v0 += chunk) {
+      const size_t nv = std::min(chunk, c.vocab_size - v0);
+      const float* y = logits.data();
+      if (!full) {
+        std::iota(ids.begin(), ids.begin() + nv, int32_t(v0));
+        kernels::matmul_rows(xf.data(), H, P, w_->lm_head, ids.data(), nv, buf.data(), nv, pool);
+        y = buf.data();
+      }
+      for (size_t p = 0; p < P; ++p) {
+        const float* row = y + p * nv;
+        double m = *std::max_element(row, row + nv);
+        if (m > mx[p]) {
+          sum[p] *= std::exp(mx[p] - m);
+          mx[p] = m;
+        }
+        for (size_t j = 0; j < nv; ++j) sum[p] += std::exp(double(row[j]) - mx[p]);
+      }
+    }
+    for (size_t p = 0; p < P; ++p) lse[p] = float(mx[p] + std::log(sum[p]));
+  }
+
+  std::vector<ForwardResult> results(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    ForwardResult& r = results[i];
+    size_t end = i + 1 < items.size() ? first[i + 1] : P;
+    r.positions = end - first[i];
+    r.cols = cols;
+    r.logits.assign(logits.begin() + first[i] * cols, logits.begin() + end * cols);
+    if (!lse.empty()) r.lse.assign(lse.begin() + first[i], lse.begin() + end);
+  }
+  return results;
+}
+
+}  // namespace cloze

@@ -1,0 +1,149 @@
+// The forward pass against logits computed by transformers (float32, eager
+// attention) for random-weight checkpoints: tests/fixtures/models/*/expected.json.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cloze/model.h"
+
+namespace {
+
+const std::string kModels = std::string(CLOZE_FIXTURES) + "/models/";
+
+struct Golden {
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::vector<float>> logits;  // [positions * vocab] per sequence
+};
+
+Golden read_golden(const std::string& name) {
+  std::ifstream in(kModels + name + "/expected.json");
+  auto j = nlohmann::json::parse(in);
+  Golden g;
+  for (const auto& s : j["sequences"]) {
+    g.ids.push_back(s["ids"].get<std::vector<int32_t>>());
+    std::vector<float> flat;
+    for (const auto& row : s["logits"])
+      for (const auto& v : row) flat.push_back(v.get<float>());
+    g.logits.push_back(std::move(flat));
+  }
+  return g;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+std::vector<float> run_all(cloze::Model& m, const std::vector<int32_t>& ids) {
+  cloze::KVCache cache(m);
+  cloze::ForwardItem item{&cache, ids, cloze::Outputs::All};
+  return m.forward({&item, 1})[0].logits;
+}
+
+class GoldenModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenModel, AllPositionsMatchTransformers) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  ASSERT_EQ(g.ids.size(), 4u);
+  for (size_t s = 0; s < g.ids.size(); ++s) {
+    float d = max_abs_diff(run_all(*model, g.ids[s]), g.logits[s]);
+    std::printf("  %s seq %zu (%zu tokens): max |diff| = %.3g\n", GetParam().c_str(), s, g.ids[s].size(), d);
+    EXPECT_LT(d, 1e-4f) << "sequence " << s;
+  }
+}
+
+TEST_P(GoldenModel, PrefixThenContinueEqualsOnePass) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  const auto& ids = g.ids.back();  // the longest sequence
+  auto whole = run_all(*model, ids);
+  const size_t V = model->config().vocab_size;
+  for (size_t split : {size_t(1), size_t(7), ids.size() / 2, ids.size() - 1}) {
+    cloze::KVCache cache(*model);
+    std::vector<int32_t> a(ids.begin(), ids.begin() + split), b(ids.begin() + split, ids.end());
+    cloze::ForwardItem i1{&cache, a, cloze::Outputs::All};
+    auto r1 = model->forward({&i1, 1})[0].logits;
+    cloze::ForwardItem i2{&cache, b, cloze::Outputs::All};
+    auto r2 = model->forward({&i2, 1})[0].logits;
+    r1.insert(r1.end(), r2.begin(), r2.end());
+    ASSERT_EQ(r1.size(), ids.size() * V);
+    EXPECT_LE(max_abs_diff(r1, whole), 1e-6f) << "split at " << split;
+  }
+}
+
+TEST_P(GoldenModel, SharedPrefixParentEqualsOnePass) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  const auto& ids = g.ids.back();
+  const size_t split = 10, V = model->config().vocab_size;
+  auto parent = std::make_shared<cloze::KVCache>(*model);
+  std::vector<int32_t> prefix(ids.begin(), ids.begin() + split);
+  cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
+  model->forward({&ip, 1});
+  // Two children with different continuations, run in one batch.
+  std::vector<int32_t> rest(ids.begin() + split, ids.end()), other(ids.begin() + split, ids.begin() + split + 5);
+  cloze::KVCache c1(*model, parent), c2(*model, parent);
+  cloze::ForwardItem items[] = {{&c1, rest, cloze::Outputs::All}, {&c2, other, cloze::Outputs::Last}};
+  auto r = model->forward(items);
+  auto whole = run_all(*model, ids);
+  std::vector<float> tail(whole.begin() + split * V, whole.end());
+  EXPECT_LE(max_abs_diff(r[0].logits, tail), 1e-6f);
+  std::vector<float> at5(whole.begin() + (split + 4) * V, whole.begin() + (split + 5) * V);
+  EXPECT_LE(max_abs_diff(r[1].logits, at5), 1e-6f);
+}
+
+TEST_P(GoldenModel, BatchAndThreadCountDoNotChangeBits) {
+  Golden g = read_golden(GetParam());
+  auto m1 = cloze::Model::load(kModels + GetParam(), {.threads = 1});
+  auto m3 = cloze::Model::load(kModels + GetParam(), {.threads = 3});
+  std::vector<cloze::KVCache> caches;
+  caches.reserve(g.ids.size());
+  std::vector<cloze::ForwardItem> items;
+  for (const auto& ids : g.ids) {
+    caches.emplace_back(*m3);
+    items.push_back({&caches.back(), ids, cloze::Outputs::All});
+  }
+  auto batched = m3->forward(items);
+  for (size_t s = 0; s < g.ids.size(); ++s) {
+    auto single = run_all(*m1, g.ids[s]);
+    ASSERT_EQ(batched[s].logits.size(), single.size());
+    EXPECT_EQ(0, std::memcmp(batched[s].logits.data(), single.data(), single.size() * 4))
+        << "sequence " << s << " differs between batch/3 threads and single/1 thread";
+  }
+}
+
+TEST_P(GoldenModel, RestrictedRowsAndLogsumexpMatchFullRow) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  const auto& ids = g.ids[2];
+  const size_t V = model->config().vocab_size;
+  auto full = run_all(*model, ids);
+  std::vector<int32_t> rows = {5, 3, int32_t(V - 1), 5};
+  cloze::KVCache cache(*model);
+  cloze::ForwardItem it{&cache, ids, cloze::Outputs::Last};
+  auto r = model->forward({&it, 1}, {.rows = rows, .logsumexp = true})[0];
+  ASSERT_EQ(r.positions, 1u);
+  ASSERT_EQ(r.cols, rows.size());
+  const float* last = &full[(ids.size() - 1) * V];
+  for (size_t j = 0; j < rows.size(); ++j) EXPECT_EQ(r.logits[j], last[rows[j]]);
+  double m = *std::max_element(last, last + V), s = 0;
+  for (size_t v = 0; v < V; ++v) s += std::exp(double(last[v]) - m);
+  EXPECT_NEAR(r.lse[0], m + std::log(s), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, GoldenModel,
+                         ::testing::Values("qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
+                                           "llama-tied-bf16-mha", "qwen3-tied-bf16-hd32"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+}  // namespace
