@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cloze/error.h"
 #include "cloze/model.h"
 
 namespace {
@@ -95,6 +96,39 @@ TEST_P(GoldenModel, SharedPrefixParentEqualsOnePass) {
   EXPECT_LE(max_abs_diff(r[0].logits, tail), 1e-6f);
   std::vector<float> at5(whole.begin() + (split + 4) * V, whole.begin() + (split + 5) * V);
   EXPECT_LE(max_abs_diff(r[1].logits, at5), 1e-6f);
+}
+
+TEST_P(GoldenModel, ChildSeesOnlyPartOfParent) {
+  // A prefix cache holds 16 tokens; a child that diverges after 10 of them
+  // must behave as if the parent held only those 10.
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  const auto& ids = g.ids.back();
+  const size_t V = model->config().vocab_size;
+  auto parent = std::make_shared<cloze::KVCache>(*model);
+  std::vector<int32_t> prefix(ids.begin(), ids.begin() + 16);
+  prefix[15] = (prefix[15] + 1) % int32_t(V);  // the part the child must not see differs
+  prefix[12] = (prefix[12] + 3) % int32_t(V);
+  cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
+  model->forward({&ip, 1});
+  // And a grandchild chain: parent(16) <- mid(sees 10, adds 5) <- leaf(sees 12).
+  cloze::KVCache child(*model, parent, 10);
+  std::vector<int32_t> rest(ids.begin() + 10, ids.end());
+  cloze::ForwardItem ic{&child, rest, cloze::Outputs::All};
+  auto r = model->forward({&ic, 1})[0].logits;
+  auto whole = run_all(*model, ids);
+  EXPECT_LE(max_abs_diff(r, std::vector<float>(whole.begin() + 10 * V, whole.end())), 1e-6f);
+
+  auto mid = std::make_shared<cloze::KVCache>(*model, parent, 10);
+  std::vector<int32_t> five(ids.begin() + 10, ids.begin() + 15);
+  cloze::ForwardItem im{mid.get(), five, cloze::Outputs::None};
+  model->forward({&im, 1});
+  cloze::KVCache leaf(*model, mid, 12);
+  std::vector<int32_t> tail(ids.begin() + 12, ids.end());
+  cloze::ForwardItem il{&leaf, tail, cloze::Outputs::All};
+  auto rl = model->forward({&il, 1})[0].logits;
+  EXPECT_LE(max_abs_diff(rl, std::vector<float>(whole.begin() + 12 * V, whole.end())), 1e-6f);
+  EXPECT_THROW(cloze::KVCache(*model, parent, 17), cloze::Error);
 }
 
 TEST_P(GoldenModel, BatchAndThreadCountDoNotChangeBits) {

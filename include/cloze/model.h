@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -18,10 +19,14 @@ class Model;
 
 // Keys and values of the tokens a sequence has seen, per layer. A cache may
 // sit on a read-only parent (a shared prompt prefix): its positions come
-// first, and many children can share one parent.
+// first, and many children can share one parent. A child may see only the
+// first `parent_len` of the parent's tokens (where its own tokens diverge from
+// the shared prefix), so one prefix cache serves prompts whose tokenization
+// differs near the boundary.
 class KVCache {
  public:
-  explicit KVCache(const Model& model, std::shared_ptr<const KVCache> parent = nullptr);
+  explicit KVCache(const Model& model, std::shared_ptr<const KVCache> parent = nullptr,
+                   std::optional<size_t> parent_len = std::nullopt);
   // Tokens visible to the next token: the parent's plus this cache's own.
   size_t size() const { return parent_len_ + n_; }
   size_t own_size() const { return n_; }

@@ -39,10 +39,16 @@ void add_into(float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-// Every cache from the root prefix down to `c`, root first.
-std::vector<const KVCache*> chain_of(const KVCache* c) {
-  std::vector<const KVCache*> chain;
-  for (const KVCache* p = c; p; p = p->parent().get()) chain.push_back(p);
+// The visible part of each cache from the root prefix down to `c`, root
+// first, as (cache, number of its own tokens visible) pairs.
+std::vector<std::pair<const KVCache*, size_t>> chain_of(const KVCache* c, size_t own) {
+  std::vector<std::pair<const KVCache*, size_t>> chain{{c, own}};
+  size_t cap = c->size() - c->own_size();  // positions visible from the ancestors
+  for (const KVCache* p = c->parent().get(); p; p = p->parent().get()) {
+    const size_t start = p->size() - p->own_size();
+    if (cap > start) chain.push_back({p, std::min(p->own_size(), cap - start)});
+    cap = std::min(cap, start);
+  }
   std::reverse(chain.begin(), chain.end());
   return chain;
 }
@@ -120,10 +126,8 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
       std::copy_n(&a.k[offset[i] * KV], n * KV, &cache.k_[l][cache.n_ * KV]);
       std::copy_n(&a.v[offset[i] * KV], n * KV, &cache.v_[l][cache.n_ * KV]);
       std::vector<kernels::KVSegment> segs;
-      for (const KVCache* p : chain_of(&cache)) {
-        size_t len = p == &cache ? cache.n_ + n : p->n_;
+      for (auto [p, len] : chain_of(&cache, cache.n_ + n))
         if (len) segs.push_back({p->k_[l].data(), p->v_[l].data(), len, KV});
-      }
       if (n)
         kernels::attention(&a.q[offset[i] * Q], Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
                            c.head_dim, scale, &a.attn[offset[i] * Q], Q, pool);
