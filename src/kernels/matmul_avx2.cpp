@@ -208,10 +208,11 @@ void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t
 // ---- panel path: M > 4 ---------------------------------------------------
 
 constexpr int kMR = 3, kNR = 4;   // register tile: 12 accumulators + 3 x + 1 w
-constexpr size_t kNc = 64;        // weight rows converted per block (f32 panel in L2)
-constexpr size_t kMc = 48;        // x rows per block (their K-slice stays in L2)
-constexpr size_t kKcMax = 1024;   // K up to this runs unblocked (no saved lanes)
-constexpr size_t kKc = 512;       // otherwise K blocks of about this size
+// Block sizes (measured; flat within a few % around these values):
+constexpr size_t kNc = 64;        // weight rows converted per block: f32 panel, 229 KB at K=896
+constexpr size_t kMc = 48;        // x rows per block; their K-slice stays in L2
+constexpr size_t kKcMax = 1280;   // K up to this runs unblocked (no saved lanes)
+constexpr size_t kKc = 1024;      // else K blocks of about this: a 4-row f32 w tile is 16 KB (L1)
 
 // panel[r][0..K) = W[row n0 + r] as f32, for r < nc (row stride K).
 void convert_rows(const Weight& w, const int32_t* rows, size_t n0, size_t nc, float* panel) {
