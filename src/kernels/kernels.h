@@ -27,6 +27,13 @@ struct Weight {
 // matrix through this once at load time and keeps the result alive.
 Weight prepare_weight(const Weight& raw);
 
+// Kernel selection. The AVX2+FMA+F16C kernels are used when the CPU has them,
+// unless the environment variable CLOZE_KERNELS=ref is set at start-up or
+// force_reference(true) was called. Both sets are bitwise identical.
+bool avx2_supported();
+void force_reference(bool on);
+const char* kernel_set();  // "avx2" or "ref": what the next call will use
+
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
 

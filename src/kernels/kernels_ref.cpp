@@ -1,10 +1,27 @@
 // Plain scalar reference versions of every kernel: the portable path and the
 // truth the optimized kernels are tested against.
+//
+// The summation orders below are the specification the AVX2 kernels
+// reproduce bit for bit (a reader can check one against the other):
+//   dot(x, w, K)   8 interleaved fma lanes (lane = k % 8, the K % 8 tail goes to
+//                  lanes 0..r-1), then ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+//   rmsnorm        sum of squares = dot(x, x, n).
+//   attention      q.k = one fma chain over head_dim in order; softmax sum =
+//                  8 lanes over positions (lane = p % 8) + the same tree;
+//                  out = one fma chain over positions in order, per dim.
+//   exp            exp_approx (exp_approx.h), not libm.
+// Nothing here depends on M, on which rows share a call, or on threads.
+// Bitwise agreement between kernel sets needs every a*b+c to round exactly as
+// written: forbid the compiler from fusing it into an fma (GCC does by default,
+// even for intrinsics). Must precede the includes so inlined helpers share it.
+#pragma GCC optimize("fp-contract=off")
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "kernels/kernels.h"
+#include "kernels/exp_approx.h"
+#include "kernels/kernels_internal.h"
 
 namespace cloze::kernels {
 
@@ -64,7 +81,15 @@ void weight_row(const Weight& w, size_t row, float* out) {
   to_f32(static_cast<const char*>(w.data) + row * w.cols * elem_size(w.type), w.type, w.cols, out);
 }
 
+// The matmul kernels read the checkpoint layout directly (no repacking), so
+// load time and memory stay those of the mmapped file.
 Weight prepare_weight(const Weight& raw) { return raw; }
+
+// The 8-lane tree shared by dot products and the softmax sum.
+static float tree8(const float* acc) {
+  float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
+  return (a0 + a2) + (a1 + a3);
+}
 
 // Reference dot product: 8 interleaved partial sums (like one AVX register),
 // combined in a fixed tree, so optimized kernels can reproduce it bit for bit.
@@ -74,9 +99,10 @@ static float dot_ref(const float* x, const float* w, size_t K) {
   for (; k + 8 <= K; k += 8)
     for (int l = 0; l < 8; ++l) acc[l] = std::fma(x[k + l], w[k + l], acc[l]);
   for (int l = 0; k < K; ++k, ++l) acc[l] = std::fma(x[k], w[k], acc[l]);
-  float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
-  return (a0 + a2) + (a1 + a3);
+  return tree8(acc);
 }
+
+namespace ref {
 
 static void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                         size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
@@ -108,8 +134,7 @@ void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, flo
   for (size_t m = 0; m < M; ++m) {
     const float* xr = x + m * ldx;
     float* yr = y + m * ldy;
-    float ss = 0;
-    for (size_t i = 0; i < n; ++i) ss += xr[i] * xr[i];
+    float ss = dot_ref(xr, xr, n);
     float r = 1.0f / std::sqrt(ss / float(n) + eps);
     for (size_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * r);
   }
@@ -139,7 +164,7 @@ void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const
 void silu_mul(float* gate, const float* up, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    gate[i] = g / (1.0f + exp_approx(-g)) * up[i];
   }
 }
 
@@ -161,16 +186,16 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
         for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
           const float* kv = segs[s].k + i * segs[s].ld + kvh * head_dim;
           float d = 0;
-          for (size_t j = 0; j < head_dim; ++j) d += qv[j] * kv[j];
+          for (size_t j = 0; j < head_dim; ++j) d = std::fma(qv[j], kv[j], d);
           score[p] = d * scale;
           mx = std::max(mx, score[p]);
         }
-      float sum = 0;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (size_t i = 0; i < visible; ++i) {
-        score[i] = std::exp(score[i] - mx);
-        sum += score[i];
+        score[i] = exp_approx(score[i] - mx);
+        acc[i % 8] += score[i];
       }
-      float inv = 1.0f / sum;
+      float inv = 1.0f / tree8(acc);
       float* o = out + t * ldo + h * head_dim;
       for (size_t j = 0; j < head_dim; ++j) o[j] = 0;
       p = 0;
@@ -178,10 +203,11 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
         for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
           const float* vv = segs[s].v + i * segs[s].ld + kvh * head_dim;
           float wgt = score[p] * inv;
-          for (size_t j = 0; j < head_dim; ++j) o[j] += wgt * vv[j];
+          for (size_t j = 0; j < head_dim; ++j) o[j] = std::fma(wgt, vv[j], o[j]);
         }
     }
   });
 }
 
+}  // namespace ref
 }  // namespace cloze::kernels

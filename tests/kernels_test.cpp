@@ -1,0 +1,405 @@
+// Optimized kernels vs the scalar reference (bitwise), plus batch, split and
+// thread-count invariance. Mismatches print the max abs difference.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/exp_approx.h"
+#include "kernels/kernels_internal.h"
+
+namespace k = cloze::kernels;
+using cloze::ThreadPool;
+
+namespace {
+
+#define NEED_AVX2() \
+  if (!k::avx2_supported()) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C"
+
+std::vector<float> rand_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Exact bf16 test data: a float with its low 16 bits cleared is a bf16 value.
+uint16_t to_bf16_trunc(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return uint16_t(u >> 16);
+}
+
+// Exact f16 test data: random sign, exponent and mantissa bits, magnitudes
+// about 2^-6..2^2, with one in 64 a subnormal and one in 64 a signed zero.
+uint16_t rand_f16(std::mt19937& rng) {
+  uint32_t r = rng();
+  uint16_t sign = uint16_t((r & 1) << 15), man = uint16_t((r >> 1) & 0x3ff);
+  uint32_t kind = (r >> 11) & 63;
+  if (kind == 0) return uint16_t(sign | man);  // subnormal (or zero when man == 0)
+  if (kind == 1) return sign;
+  uint16_t exp = uint16_t(9 + (r >> 17) % 8);
+  return uint16_t(sign | exp << 10 | man);
+}
+
+// A weight matrix [N, K] of the given type with its storage.
+struct TestWeight {
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  k::Weight w;
+};
+
+TestWeight make_weight(k::WType t, size_t N, size_t K, uint32_t seed) {
+  TestWeight tw;
+  tw.w.type = t;
+  tw.w.rows = N;
+  tw.w.cols = K;
+  if (t == k::WType::F32) {
+    tw.f32 = rand_floats(N * K, seed);
+    tw.w.data = tw.f32.data();
+  } else if (t == k::WType::BF16) {
+    auto f = rand_floats(N * K, seed);
+    tw.half.resize(N * K);
+    for (size_t i = 0; i < f.size(); ++i) tw.half[i] = to_bf16_trunc(f[i]);
+    tw.w.data = tw.half.data();
+  } else {
+    std::mt19937 rng(seed);
+    tw.half.resize(N * K);
+    for (auto& h : tw.half) h = rand_f16(rng);
+    tw.w.data = tw.half.data();
+  }
+  return tw;
+}
+
+const char* type_name(k::WType t) {
+  return t == k::WType::F32 ? "f32" : t == k::WType::F16 ? "f16" : "bf16";
+}
+
+// Bitwise comparison of two [rows, cols] float blocks (strides la, lb).
+::testing::AssertionResult bitwise_equal(const float* a, size_t la, const float* b, size_t lb,
+                                         size_t rows, size_t cols) {
+  size_t bad = 0, first_r = 0, first_c = 0;
+  double maxdiff = 0;
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      float x = a[r * la + c], y = b[r * lb + c];
+      if (std::memcmp(&x, &y, 4) != 0) {
+        if (bad++ == 0) first_r = r, first_c = c;
+        maxdiff = std::max(maxdiff, std::fabs(double(x) - double(y)));
+      }
+    }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << bad << " of " << rows * cols << " differ, first at [" << first_r << ", " << first_c
+         << "]: " << a[first_r * la + first_c] << " vs " << b[first_r * lb + first_c]
+         << ", max abs diff " << maxdiff;
+}
+
+struct MMCase {
+  size_t M, N, K;
+};
+
+// Awkward sizes: K not a multiple of 8 or 16, K past the blocking threshold
+// (1024), N not a multiple of the 4/6/8-row tiles, M across the direct (<= 4)
+// and panel paths and the 3-row tile and 48-row block edges.
+const MMCase kCases[] = {{1, 1, 1},     {1, 9, 7},      {2, 13, 8},    {3, 7, 13},
+                         {4, 70, 33},   {5, 67, 100},   {17, 5, 64},   {1, 130, 1100},
+                         {2, 61, 2053}, {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
+                         {4, 256, 896}, {16, 128, 896}};
+
+}  // namespace
+
+TEST(KernelDispatch, ForceReferenceSwitchesSet) {
+  k::force_reference(true);
+  EXPECT_STREQ(k::kernel_set(), "ref");
+  k::force_reference(false);
+  EXPECT_STREQ(k::kernel_set(), k::avx2_supported() ? "avx2" : "ref");
+}
+
+TEST(KernelExp, CloseToLibm) {
+  double worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+    double rel = std::fabs(double(k::exp_approx(x)) - std::exp(double(x))) / std::exp(double(x));
+    worst = std::max(worst, rel);
+  }
+  EXPECT_LT(worst, 3e-7) << "max relative error " << worst;
+  EXPECT_EQ(k::exp_approx(0.0f), 1.0f);
+  EXPECT_EQ(k::exp_approx(-1000.0f), 0.0f);
+  EXPECT_TRUE(std::isfinite(k::exp_approx(1000.0f)));
+}
+
+TEST(KernelMatmul, MatchesReferenceAllTypes) {
+  NEED_AVX2();
+  ThreadPool pool(2);
+  uint32_t seed = 1;
+  for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
+    for (const MMCase& c : kCases)
+      for (bool with_bias : {false, true}) {
+        const size_t ldx = c.K + 3, ldy = c.N + 5;  // strides wider than the data
+        auto tw = make_weight(t, c.N, c.K, seed++);
+        auto x = rand_floats(c.M * ldx, seed++);
+        auto bias = rand_floats(c.N, seed++);
+        std::vector<float> y_ref(c.M * ldy, -7.0f), y_opt(c.M * ldy, -7.0f);
+        const float* b = with_bias ? bias.data() : nullptr;
+        k::ref::matmul(x.data(), ldx, c.M, tw.w, b, y_ref.data(), ldy, pool);
+        k::avx2::matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
+        EXPECT_TRUE(bitwise_equal(y_ref.data(), ldy, y_opt.data(), ldy, c.M, c.N))
+            << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
+            << " bias=" << with_bias;
+        // The padding between rows is never written.
+        for (size_t m = 0; m < c.M; ++m)
+          for (size_t n = c.N; n < ldy; ++n) ASSERT_EQ(y_opt[m * ldy + n], -7.0f);
+      }
+}
+
+TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
+  NEED_AVX2();
+  ThreadPool pool(2);
+  for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
+    for (size_t M : {1, 3, 7, 60})
+      for (size_t K : {13, 896}) {
+        const size_t N = 300;
+        auto tw = make_weight(t, N, K, 11);
+        auto x = rand_floats(M * K, 12);
+        std::vector<int32_t> rows = {299, 5, 2, 2, 0, 177, 5, 42, 43, 1};
+        const size_t R = rows.size();
+        std::vector<float> y_ref(M * R), y_opt(M * R), y_full(M * N);
+        k::ref::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_ref.data(), R, pool);
+        k::avx2::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
+        EXPECT_TRUE(bitwise_equal(y_ref.data(), R, y_opt.data(), R, M, R))
+            << type_name(t) << " M=" << M << " K=" << K;
+        // Same values as the matching columns of the full product.
+        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_full.data(), N, pool);
+        for (size_t j = 0; j < R; ++j)
+          EXPECT_TRUE(bitwise_equal(y_full.data() + rows[j], N, y_opt.data() + j, R, M, 1))
+              << type_name(t) << " row " << rows[j];
+      }
+}
+
+TEST(KernelMatmul, BatchInvariance) {
+  NEED_AVX2();
+  ThreadPool pool(2);
+  for (k::WType t : {k::WType::F32, k::WType::BF16})
+    for (size_t K : {896, 2053}) {
+      const size_t M = 130, N = 70;
+      auto tw = make_weight(t, N, K, 21);
+      auto x = rand_floats(M * K, 22);
+      std::vector<float> y_all(M * N);
+      k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_all.data(), N, pool);
+      // The same rows computed alone, and in sub-batches of every size 2..9
+      // starting at every offset modulo the 3-row tile.
+      for (size_t m = 0; m < M; m += 7) {
+        std::vector<float> y1(N);
+        k::avx2::matmul(x.data() + m * K, K, 1, tw.w, nullptr, y1.data(), N, pool);
+        ASSERT_TRUE(bitwise_equal(y_all.data() + m * N, N, y1.data(), N, 1, N))
+            << type_name(t) << " K=" << K << " row " << m << " alone";
+      }
+      for (size_t len = 2; len <= 9; ++len)
+        for (size_t off = 0; off < 3; ++off) {
+          size_t m0 = 40 + off;
+          std::vector<float> yb(len * N);
+          k::avx2::matmul(x.data() + m0 * K, K, len, tw.w, nullptr, yb.data(), N, pool);
+          ASSERT_TRUE(bitwise_equal(y_all.data() + m0 * N, N, yb.data(), N, len, N))
+              << type_name(t) << " K=" << K << " batch of " << len << " at " << m0;
+        }
+    }
+}
+
+TEST(KernelMatmul, ThreadCountInvariance) {
+  NEED_AVX2();
+  for (size_t M : {1, 3, 40})
+    for (k::WType t : {k::WType::F16, k::WType::BF16}) {
+      const size_t N = 203, K = 1100;
+      auto tw = make_weight(t, N, K, 31);
+      auto x = rand_floats(M * K, 32);
+      std::vector<float> y1(M * N);
+      {
+        ThreadPool p1(1);
+        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y1.data(), N, p1);
+      }
+      for (size_t threads : {2, 3}) {
+        ThreadPool p(threads);
+        std::vector<float> y(M * N);
+        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y.data(), N, p);
+        EXPECT_TRUE(bitwise_equal(y1.data(), N, y.data(), N, M, N))
+            << type_name(t) << " M=" << M << " threads=" << threads;
+      }
+    }
+}
+
+TEST(KernelMatmul, PublicEntryMatchesBothPaths) {
+  ThreadPool pool(2);
+  const size_t M = 6, N = 19, K = 45;
+  auto tw = make_weight(k::WType::BF16, N, K, 41);
+  auto x = rand_floats(M * K, 42);
+  std::vector<float> ya(M * N), yb(M * N);
+  k::force_reference(true);
+  k::matmul(x.data(), K, M, tw.w, nullptr, ya.data(), N, pool);
+  k::force_reference(false);
+  k::matmul(x.data(), K, M, tw.w, nullptr, yb.data(), N, pool);
+  EXPECT_TRUE(bitwise_equal(ya.data(), N, yb.data(), N, M, N));
+}
+
+TEST(KernelRmsnorm, MatchesReference) {
+  NEED_AVX2();
+  for (size_t n : {1, 7, 8, 13, 896, 1001})
+    for (size_t M : {1, 3}) {
+      const size_t ld = n + 2;
+      auto x = rand_floats(M * ld, uint32_t(n + M), -3.0f, 3.0f);
+      auto w = rand_floats(n, 7);
+      std::vector<float> a(M * ld, 0), b(M * ld, 0);
+      k::ref::rmsnorm(x.data(), ld, M, n, w.data(), 1e-6f, a.data(), ld);
+      k::avx2::rmsnorm(x.data(), ld, M, n, w.data(), 1e-6f, b.data(), ld);
+      EXPECT_TRUE(bitwise_equal(a.data(), ld, b.data(), ld, M, n)) << "n=" << n << " M=" << M;
+      std::vector<float> c = x;  // in place (x and y alias)
+      k::avx2::rmsnorm(c.data(), ld, M, n, w.data(), 1e-6f, c.data(), ld);
+      EXPECT_TRUE(bitwise_equal(a.data(), ld, c.data(), ld, M, n)) << "aliased n=" << n;
+    }
+}
+
+TEST(KernelRope, MatchesReference) {
+  NEED_AVX2();
+  for (size_t hd : {8, 12, 32, 64, 128}) {
+    const size_t M = 5, H = 3, ld = H * hd + 4;
+    std::vector<float> inv(hd / 2);
+    for (size_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(1e6f, -2.0f * float(i) / float(hd));
+    std::vector<int32_t> pos = {0, 1, 17, 500, 4095};
+    auto a = rand_floats(M * ld, uint32_t(hd));
+    auto b = a;
+    k::ref::rope(a.data(), ld, M, H, hd, pos.data(), inv.data());
+    k::avx2::rope(b.data(), ld, M, H, hd, pos.data(), inv.data());
+    EXPECT_TRUE(bitwise_equal(a.data(), ld, b.data(), ld, M, ld)) << "head_dim=" << hd;
+  }
+}
+
+TEST(KernelSiluMul, MatchesReference) {
+  NEED_AVX2();
+  for (size_t n : {1, 5, 8, 29, 4864, 200000}) {
+    auto g = rand_floats(n, uint32_t(n), -90.0f, 90.0f);
+    auto u = rand_floats(n, uint32_t(n + 1));
+    if (n > 3) g[0] = 100.0f, g[1] = -100.0f, g[2] = 0.0f, g[3] = -0.0f;
+    auto a = g, b = g;
+    k::ref::silu_mul(a.data(), u.data(), n);
+    k::avx2::silu_mul(b.data(), u.data(), n);
+    EXPECT_TRUE(bitwise_equal(a.data(), n, b.data(), n, 1, n)) << "n=" << n;
+  }
+}
+
+namespace {
+
+// A sequence's K/V rows [L, ld] cut into segments at the given lengths.
+struct KV {
+  size_t L, ld;
+  std::vector<float> k, v;
+  KV(size_t L_, size_t ld_, uint32_t seed)
+      : L(L_), ld(ld_), k(rand_floats(L_ * ld_, seed)), v(rand_floats(L_ * ld_, seed + 1)) {}
+  // Segments covering positions [0, upto), cut at `cuts` (increasing).
+  std::vector<k::KVSegment> segs(std::vector<size_t> cuts, size_t upto) const {
+    std::vector<k::KVSegment> out;
+    size_t b = 0;
+    cuts.push_back(upto);
+    for (size_t c : cuts) {
+      if (c <= b || b >= upto) continue;
+      c = std::min(c, upto);
+      out.push_back({k.data() + b * ld, v.data() + b * ld, c - b, ld});
+      b = c;
+    }
+    return out;
+  }
+};
+
+// Double-precision textbook attention for one (t, h): a check of the
+// reference itself (tolerance, not bitwise).
+void naive_attention(const float* qv, const KV& kv, size_t visible, size_t kvh, size_t hd,
+                     float scale, double* o) {
+  std::vector<double> s(visible);
+  double mx = -1e300, sum = 0;
+  for (size_t p = 0; p < visible; ++p) {
+    double d = 0;
+    for (size_t j = 0; j < hd; ++j) d += double(qv[j]) * kv.k[p * kv.ld + kvh * hd + j];
+    s[p] = d * scale;
+    mx = std::max(mx, s[p]);
+  }
+  for (auto& e : s) sum += (e = std::exp(e - mx));
+  for (size_t j = 0; j < hd; ++j) {
+    o[j] = 0;
+    for (size_t p = 0; p < visible; ++p) o[j] += s[p] / sum * kv.v[p * kv.ld + kvh * hd + j];
+  }
+}
+
+}  // namespace
+
+TEST(KernelAttention, MatchesReferenceAndTextbook) {
+  NEED_AVX2();
+  ThreadPool pool(2);
+  struct Case {
+    size_t heads, kv_heads, hd, L, T;
+    std::vector<size_t> cuts;
+  };
+  const Case cases[] = {
+      {2, 2, 8, 1, 1, {}},            {4, 2, 64, 9, 9, {}},         {14, 2, 64, 40, 1, {30}},
+      {14, 2, 64, 77, 37, {20, 40}},  {7, 1, 32, 130, 130, {}},    {3, 3, 16, 21, 5, {3, 16}},
+      {14, 2, 64, 300, 100, {128, 200}}, {2, 1, 64, 600, 600, {}},
+  };
+  for (const Case& c : cases) {
+    const size_t ldq = c.heads * c.hd + 3, ldkv = c.kv_heads * c.hd + 5;
+    KV kv(c.L, ldkv, 51);
+    auto q = rand_floats(c.T * ldq, 52, -2.0f, 2.0f);
+    auto segs = kv.segs(c.cuts, c.L);
+    const float scale = 1.0f / std::sqrt(float(c.hd));
+    std::vector<float> a(c.T * ldq, 0), b(c.T * ldq, 0);
+    k::ref::attention(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd,
+                      scale, a.data(), ldq, pool);
+    k::avx2::attention(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd,
+                       scale, b.data(), ldq, pool);
+    EXPECT_TRUE(bitwise_equal(a.data(), ldq, b.data(), ldq, c.T, c.heads * c.hd))
+        << "heads=" << c.heads << "/" << c.kv_heads << " hd=" << c.hd << " L=" << c.L
+        << " T=" << c.T << " segs=" << segs.size();
+    double worst = 0;
+    std::vector<double> o(c.hd);
+    const size_t group = c.heads / c.kv_heads;
+    for (size_t t = 0; t < c.T; t += std::max<size_t>(1, c.T / 7))
+      for (size_t h = 0; h < c.heads; ++h) {
+        naive_attention(q.data() + t * ldq + h * c.hd, kv, c.L - c.T + t + 1, h / group, c.hd,
+                        scale, o.data());
+        for (size_t j = 0; j < c.hd; ++j)
+          worst = std::max(worst, std::fabs(o[j] - a[t * ldq + h * c.hd + j]));
+      }
+    EXPECT_LT(worst, 2e-5) << "reference vs textbook, L=" << c.L;
+  }
+}
+
+TEST(KernelAttention, SplitAndThreadInvariance) {
+  NEED_AVX2();
+  const size_t H = 14, KVH = 2, hd = 64, L = 150, ld = KVH * hd;
+  KV kv(L, ld, 61);
+  auto q = rand_floats(L * H * hd, 62);
+  const float scale = 0.125f;
+  // All L tokens as one prefill, 2 threads.
+  std::vector<float> all(L * H * hd);
+  {
+    ThreadPool pool(2);
+    auto segs = kv.segs({}, L);
+    k::avx2::attention(q.data(), H * hd, L, segs.data(), segs.size(), H, KVH, hd, scale,
+                       all.data(), H * hd, pool);
+  }
+  // The same tokens in chunks (a cached prefix segment + the chunk's own), with
+  // 1 and 3 threads, and token by token.
+  for (size_t threads : {1, 3})
+    for (size_t chunk : {1, 7, 64}) {
+      ThreadPool pool(threads);
+      std::vector<float> out(L * H * hd);
+      for (size_t t0 = 0; t0 < L; t0 += chunk) {
+        size_t T = std::min(chunk, L - t0);
+        auto segs = kv.segs({t0}, t0 + T);
+        k::avx2::attention(q.data() + t0 * H * hd, H * hd, T, segs.data(), segs.size(), H, KVH,
+                           hd, scale, out.data() + t0 * H * hd, H * hd, pool);
+      }
+      EXPECT_TRUE(bitwise_equal(all.data(), H * hd, out.data(), H * hd, L, H * hd))
+          << "threads=" << threads << " chunk=" << chunk;
+    }
+}
