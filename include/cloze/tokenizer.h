@@ -16,6 +16,10 @@ struct EncodeOptions {
   // true: added special-token strings inside the text become their ids (the
   // `tokenizers` default). false: they are tokenized as plain text.
   bool special = true;
+  // true: apply the post-processor's template (e.g. Llama 3 prepends
+  // <|begin_of_text|>), like `tokenizers`' add_special_tokens. Qwen2's
+  // post-processor adds nothing.
+  bool add_special_tokens = true;
 };
 
 class Tokenizer {
