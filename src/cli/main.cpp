@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "cloze 0.1.0");
   cloze::cli::add_logits_command(app);
   cloze::cli::add_tokenize_command(app);
+  cloze::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
