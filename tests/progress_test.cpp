@@ -7,7 +7,7 @@
 
 // The CLI's sources are built into the executable, not into cloze_lib that
 // the tests link, so the one file under test is compiled in here.
-#include "cli/progress.cpp"
+#include "cli/progress.h"
 
 using cloze::cli::format_duration;
 using cloze::cli::format_progress;

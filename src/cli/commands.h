@@ -9,5 +9,7 @@ namespace cloze::cli {
 void add_logits_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace cloze::cli

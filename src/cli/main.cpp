@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cloze: fast, exact zero-shot text classification with causal language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "cloze 0.1.0");
+  cloze::cli::add_classify_command(app);
+  cloze::cli::add_eval_command(app);
   cloze::cli::add_logits_command(app);
   cloze::cli::add_tokenize_command(app);
   cloze::cli::add_bench_command(app);

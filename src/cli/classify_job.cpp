@@ -1,0 +1,234 @@
+#include "cli/classify_job.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "cloze/error.h"
+#include "cloze/hub.h"
+
+namespace cloze::cli {
+
+namespace {
+
+std::string read_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(std::string(flag) + ": cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split_labels(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  for (;;) {
+    size_t j = s.find(',', i);
+    out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  return out;
+}
+
+template <class E>
+E pick(const std::string& flag, const std::string& v, std::initializer_list<std::pair<const char*, E>> choices) {
+  std::string names;
+  for (auto& [n, e] : choices) {
+    if (v == n) return e;
+    names += names.empty() ? n : std::string(", ") + n;
+  }
+  throw Error(flag + ": '" + v + "' is not one of " + names);
+}
+
+}  // namespace
+
+void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
+  cmd->add_option("--model,-m", f.model, "Model directory or Hub id (org/name[@revision])")->capture_default_str();
+  cmd->add_option("--labels", f.labels, "Comma-separated labels")->capture_default_str();
+  cmd->add_option("--labels-file", f.labels_file, "File with one label per line (replaces --labels)");
+  cmd->add_option("--template", f.template_text, "Prompt template with {text} (default: the seed notebook's)");
+  cmd->add_option("--template-file", f.template_file, "Read the template from a file (exact bytes)");
+  cmd->add_option("--label-prefix", f.label_prefix, "Text put before each label when scoring it")->capture_default_str();
+  cmd->add_option("--label-score", f.label_score, "Multi-token labels: sum or mean of token log-probs")->capture_default_str();
+  cmd->add_option("--calibrate", f.calibrate, "none, contextual (Zhao et al. 2021) or pmi (Holtzman et al. 2021)")->capture_default_str();
+  cmd->add_option("--pmi-premise", f.pmi_premise, "Domain premise for --calibrate pmi (default: template text after {text})");
+  cmd->add_option("--content-free", f.content_free, "Comma-separated content-free inputs for contextual calibration (default: N/A,,[MASK])");
+  cmd->add_option("--truncate", f.truncate, "Texts over the limit: none (error), left or right")->capture_default_str();
+  cmd->add_option("--max-tokens", f.max_tokens, "Prompt token limit (default: the model's context)");
+  cmd->add_option("--threads,-t", f.threads, "Worker threads (default: all cores)");
+  cmd->add_option("--batch-tokens", f.batch_tokens, "New tokens per forward pass")->capture_default_str();
+  cmd->add_flag("--no-special", f.no_special, "Treat special-token strings in texts as plain text");
+}
+
+void add_input_flags(CLI::App* cmd, InputFlags& f) {
+  cmd->add_option("--input,-i", f.input, "Input file (.txt, .jsonl, .csv, .tsv) or - for stdin");
+  cmd->add_option("--input-format", f.input_format, "Override the format guessed from the extension: txt, jsonl, csv, tsv");
+  cmd->add_option("--text-column", f.text_column, "Column / field holding the text")->capture_default_str();
+  cmd->add_option("--id-column", f.id_column, "Column / field passed through as id");
+  cmd->add_option("--on-error", f.on_error, "Rows that cannot be scored: keep (error field) or fail")->capture_default_str();
+  cmd->add_flag("--progress,!--no-progress", f.progress, "Progress bar on stderr (default: when stderr is a terminal)");
+}
+
+Engine load_engine(const ClassifierFlags& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  ClassifierOptions opt;
+  if (!f.template_file.empty()) opt.template_text = read_file(f.template_file, "--template-file");
+  else if (!f.template_text.empty()) opt.template_text = f.template_text;
+  if (!f.labels_file.empty()) {
+    std::istringstream in(read_file(f.labels_file, "--labels-file"));
+    opt.labels.clear();
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) opt.labels.push_back(line);
+    }
+  } else {
+    opt.labels = split_labels(f.labels);
+  }
+  opt.label_prefix = f.label_prefix;
+  opt.label_score = pick<LabelScore>("--label-score", f.label_score, {{"sum", LabelScore::Sum}, {"mean", LabelScore::Mean}});
+  opt.calibration = pick<Calibration>("--calibrate", f.calibrate,
+                                      {{"none", Calibration::None}, {"contextual", Calibration::Contextual}, {"pmi", Calibration::Pmi}});
+  opt.truncate = pick<Truncate>("--truncate", f.truncate, {{"none", Truncate::None}, {"left", Truncate::Left}, {"right", Truncate::Right}});
+  opt.pmi_premise = f.pmi_premise;
+  if (!f.content_free.empty()) opt.content_free = split_labels(f.content_free);
+  opt.max_tokens = f.max_tokens;
+  if (f.batch_tokens == 0) throw Error("--batch-tokens must be positive");
+  opt.max_batch_tokens = f.batch_tokens;
+  opt.parse_special = !f.no_special;
+
+  Engine e;
+  // Check the template before the (slow) model load.
+  PromptTemplate check(opt.template_text);
+  auto dir = resolve_model(f.model);
+  e.model = Model::load(dir, {.threads = f.threads});
+  e.tokenizer = std::make_unique<Tokenizer>(load_tokenizer(dir));
+  e.classifier = std::make_unique<Classifier>(*e.model, *e.tokenizer, std::move(opt));
+  e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return e;
+}
+
+std::unique_ptr<RecordReader> open_input(const InputFlags& f, const std::string& label_column) {
+  RecordOptions ro;
+  ro.text_column = f.text_column;
+  ro.id_column = f.id_column;
+  ro.label_column = label_column;
+  const std::string path = f.input.empty() ? "-" : f.input;
+  RecordFormat fmt = f.input_format.empty() ? format_from_path(path) : parse_record_format(f.input_format);
+  return RecordReader::open(path, fmt, ro);
+}
+
+size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
+                   const std::function<void(const Record&, const Classification&)>& on_result) {
+  if (f.on_error != "keep" && f.on_error != "fail") throw Error("--on-error: '" + f.on_error + "' is not one of keep, fail");
+  // A reader thread fills a bounded queue; the classifier takes whatever is
+  // there (at least one record) so a slow pipe still gets prompt answers.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Record> queue;
+  bool done = false, stop = false;
+  std::exception_ptr read_error;
+  constexpr size_t kMaxQueued = 256, kMaxBatch = 64;
+  std::thread reader_thread([&] {
+    try {
+      for (;;) {
+        Record r;
+        if (!reader.next(r)) break;
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return queue.size() < kMaxQueued || stop; });
+        if (stop) break;
+        queue.push_back(std::move(r));
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      read_error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  });
+  auto finish_reader = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    reader_thread.join();
+  };
+
+  Progress progress("classified", std::nullopt, f.progress.value_or(progress_default()));
+  size_t n = 0;
+  try {
+    for (;;) {
+      std::vector<Record> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !queue.empty() || done; });
+        while (!queue.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+        cv.notify_all();
+        if (batch.empty() && done) break;
+      }
+      std::vector<std::string> texts;
+      for (auto& r : batch) texts.push_back(r.error.empty() ? r.text : std::string());
+      auto results = clf.classify(texts);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        // A row the reader already rejected keeps the reader's reason.
+        if (!batch[i].error.empty()) {
+          results[i] = Classification{};
+          results[i].error = batch[i].error;
+        }
+        if (!results[i].error.empty() && f.on_error == "fail")
+          throw Error("input row " + std::to_string(batch[i].index + 1) + " (line " + std::to_string(batch[i].line) +
+                      "): " + results[i].error);
+        if (results[i].truncated)
+          std::fprintf(stderr, "cloze: warning: input row %zu (line %zu) was truncated to %zu prompt tokens\n",
+                       batch[i].index + 1, batch[i].line, results[i].prompt_tokens);
+        on_result(batch[i], results[i]);
+      }
+      n += batch.size();
+      progress.update(n);
+    }
+  } catch (...) {
+    finish_reader();
+    throw;
+  }
+  finish_reader();
+  progress.finish();
+  if (read_error) std::rethrow_exception(read_error);
+  return n;
+}
+
+Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id) {
+  Row row;
+  row["text"] = valid_utf8(rec.text) ? rec.text : std::string();
+  if (with_id) row["id"] = rec.id ? Row(*rec.id) : Row(nullptr);
+  if (!c.error.empty()) {
+    row["label"] = nullptr;
+    row["error"] = c.error;
+    return row;
+  }
+  row["label"] = c.label;
+  Row probs = Row::object(), logits = Row::object();
+  for (size_t j = 0; j < clf.labels().size(); ++j) {
+    probs[clf.labels()[j]] = c.probs[j];
+    logits[clf.labels()[j]] = c.scores[j];
+  }
+  row["probs"] = probs;
+  row["logits"] = logits;
+  if (clf.options().label_mass) row["label_mass"] = c.label_mass;
+  return row;
+}
+
+}  // namespace cloze::cli

@@ -1,0 +1,62 @@
+#pragma once
+// What `classify` and `eval` share: the classifier flags, loading the model
+// and tokenizer, and streaming records through the classifier in batches
+// while input is still being read.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cloze/classify.h"
+#include "cloze/model.h"
+#include "cloze/records.h"
+#include "cloze/tokenizer.h"
+
+namespace cloze::cli {
+
+struct ClassifierFlags {
+  std::string model = std::string(kDefaultModel);
+  std::string labels = "positive,negative";
+  std::string labels_file, template_text, template_file;
+  std::string label_prefix = " ";
+  std::string label_score = "sum", calibrate = "none", truncate = "none";
+  std::optional<std::string> pmi_premise;
+  std::string content_free;
+  size_t max_tokens = 0, threads = 0, batch_tokens = 4096;
+  bool no_special = false;
+};
+
+struct InputFlags {
+  std::string input;  // path, "-" for stdin, empty: none
+  std::string input_format;
+  std::string text_column = "text", id_column;
+  std::string on_error = "keep";
+  std::optional<bool> progress;
+};
+
+void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f);
+void add_input_flags(CLI::App* cmd, InputFlags& f);
+
+struct Engine {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Classifier> classifier;
+  double load_seconds = 0;
+};
+Engine load_engine(const ClassifierFlags& f);
+
+std::unique_ptr<RecordReader> open_input(const InputFlags& f, const std::string& label_column);
+
+// Reads every record, classifies in batches, and calls `on_result` in input
+// order. A reader thread keeps reading while a batch runs, so output streams.
+// With on_error "fail", the first unscorable row stops the job with an error.
+// Returns the number of records.
+size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
+                   const std::function<void(const Record&, const Classification&)>& on_result);
+
+// The result object of design.md: text, [id], label, probs, logits, label_mass[, error].
+Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id);
+
+}  // namespace cloze::cli

@@ -1,0 +1,73 @@
+// cloze classify: one result object per input text, in input order, streamed.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/classify_job.h"
+#include "cli/commands.h"
+#include "cloze/error.h"
+
+namespace cloze::cli {
+
+namespace {
+
+struct ClassifyArgs {
+  ClassifierFlags clf;
+  InputFlags in;
+  std::vector<std::string> texts;
+  std::string format = "jsonl";
+};
+
+// Positional texts as records, so they take the same path as files.
+class ArgsReader : public RecordReader {
+ public:
+  explicit ArgsReader(const std::vector<std::string>& texts) : texts_(texts) {}
+  bool next(Record& out) override {
+    if (i_ >= texts_.size()) return false;
+    out = Record{};
+    out.index = i_;
+    out.line = i_ + 1;
+    out.text = texts_[i_++];
+    size_t bad = 0;
+    if (!valid_utf8(out.text, &bad)) out.error = "text is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+    else if (out.text.empty()) out.error = "empty text";
+    return true;
+  }
+
+ private:
+  const std::vector<std::string>& texts_;
+  size_t i_ = 0;
+};
+
+void run_classify(ClassifyArgs& a) {
+  if (!a.texts.empty() && !a.in.input.empty()) throw Error("classify: give texts as arguments or --input, not both");
+  if (a.texts.empty() && a.in.input.empty() && isatty(STDIN_FILENO))
+    throw Error("classify: no texts; give them as arguments, with --input FILE, or one per line on stdin");
+  OutputFormat fmt = parse_output_format(a.format);
+  // Open the input before the model load so a bad file fails fast.
+  std::unique_ptr<RecordReader> reader =
+      a.texts.empty() ? open_input(a.in, "") : std::make_unique<ArgsReader>(a.texts);
+  Engine e = load_engine(a.clf);
+  WriterOptions wo;
+  auto writer = RecordWriter::create(std::cout, fmt, wo);
+  const bool with_id = !a.in.id_column.empty();
+  run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
+    writer->write(result_row(r, c, *e.classifier, with_id));
+  });
+  writer->finish();
+  std::cout.flush();
+}
+
+}  // namespace
+
+void add_classify_command(CLI::App& app) {
+  auto a = std::make_shared<ClassifyArgs>();
+  auto* cmd = app.add_subcommand("classify", "Classify texts zero-shot (default: the seed's movie-review prompt)");
+  add_classifier_flags(cmd, a->clf);
+  add_input_flags(cmd, a->in);
+  cmd->add_option("--format,-f", a->format, "Output: jsonl, csv or table")->capture_default_str();
+  cmd->add_option("texts", a->texts, "Texts to classify (else --input, else stdin lines)");
+  cmd->callback([a] { run_classify(*a); });
+}
+
+}  // namespace cloze::cli

@@ -1,0 +1,114 @@
+// cloze eval: classify labelled data and report accuracy, macro-F1, per-class
+// precision/recall, the confusion matrix and throughput.
+#include <chrono>
+#include <cstdio>
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+
+#include "cli/classify_job.h"
+#include "cli/commands.h"
+#include "cloze/error.h"
+#include "cloze/metrics.h"
+
+namespace cloze::cli {
+
+namespace {
+
+struct EvalArgs {
+  ClassifierFlags clf;
+  InputFlags in;
+  std::string label_column = "label";
+  std::string label_map;
+  bool json = false;
+  std::string predictions;  // optional JSONL file of per-row results
+};
+
+void run_eval(EvalArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (a.in.input.empty()) throw Error("eval: --input FILE with a label column is required");
+  LabelMap map = a.label_map.empty() ? LabelMap() : LabelMap::parse(a.label_map);
+  auto reader = open_input(a.in, a.label_column);
+  Engine e = load_engine(a.clf);
+  const auto& labels = e.classifier->labels();
+  ConfusionMatrix cm(labels);
+  size_t errors = 0, tokens = 0;
+  double mass = 0;
+  std::unique_ptr<std::ofstream> pred_file;
+  std::unique_ptr<RecordWriter> pred;
+  if (!a.predictions.empty()) {
+    pred_file = std::make_unique<std::ofstream>(a.predictions);
+    if (!*pred_file) throw Error("--predictions: cannot write '" + a.predictions + "'");
+    pred = RecordWriter::create(*pred_file, OutputFormat::Jsonl, {});
+  }
+  size_t n = run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
+    if (!r.label) throw Error("input line " + std::to_string(r.line) + ": no gold label in column '" + a.label_column + "'");
+    const std::string& gold = map.empty() ? *r.label : map.map(*r.label);
+    if (std::find(labels.begin(), labels.end(), gold) == labels.end()) {
+      std::string all;
+      for (const auto& l : labels) all += (all.empty() ? "" : ",") + l;
+      throw Error("input line " + std::to_string(r.line) + ": gold label '" + *r.label + "' is not among the labels (" +
+                  all + "); map it with --label-map " + *r.label + "=LABEL");
+    }
+    if (pred) {
+      Row row = result_row(r, c, *e.classifier, !a.in.id_column.empty());
+      row["gold"] = gold;
+      pred->write(row);
+    }
+    if (!c.error.empty()) {
+      ++errors;
+      return;
+    }
+    cm.add(gold, c.label);
+    mass += c.label_mass;
+    tokens += c.prompt_tokens;
+  });
+  if (pred) pred->finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const size_t scored = cm.total();
+  if (n == 0) throw Error("eval: the input has no rows");
+
+  nlohmann::ordered_json j;
+  j["model"] = e.model->dir().string();
+  j["n"] = n;
+  j["scored"] = scored;
+  j["errors"] = errors;
+  j["accuracy"] = cm.accuracy();
+  j["macro_f1"] = cm.macro_f1();
+  j["mean_label_mass"] = scored ? mass / double(scored) : 0.0;
+  j["metrics"] = cm.to_json();
+  j["seconds"] = seconds;
+  j["load_seconds"] = e.load_seconds;
+  j["texts_per_s"] = double(n) / seconds;
+  j["tokens_per_s"] = double(tokens) / seconds;
+  j["threads"] = e.model->threads();
+  if (a.json) {
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::printf("model        %s\n", e.model->dir().string().c_str());
+  std::printf("texts        %zu (%zu scored, %zu could not be scored)\n", n, scored, errors);
+  std::printf("accuracy     %.4f\n", cm.accuracy());
+  std::printf("macro-F1     %.4f\n", cm.macro_f1());
+  std::printf("label mass   %.4f (mean probability of answering with a label)\n",
+              j["mean_label_mass"].get<double>());
+  std::printf("\n%s\n", cm.format().c_str());
+  std::printf("time         %.2f s (model load %.2f s), %.2f texts/s, %.0f prompt tokens/s, %zu threads\n", seconds,
+              e.load_seconds, double(n) / seconds, double(tokens) / seconds, e.model->threads());
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate zero-shot classification on labelled data");
+  add_classifier_flags(cmd, a->clf);
+  add_input_flags(cmd, a->in);
+  cmd->add_option("--label-column", a->label_column, "Column / field with the gold label")->capture_default_str();
+  cmd->add_option("--label-map", a->label_map, "Map gold labels, e.g. 1=positive,0=negative");
+  cmd->add_option("--predictions", a->predictions, "Also write per-row results (JSONL) to this file");
+  cmd->add_flag("--json", a->json, "Print the report as one JSON object");
+  cmd->callback([a] { run_eval(*a); });
+}
+
+}  // namespace cloze::cli
