@@ -53,7 +53,7 @@ TEST(TokenizerCli, InputJsonl) {
 TEST(TokenizerCli, Errors) {
   auto r = run("--model org/name hi");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.out.find("--model org/name: directory not found"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model 'org/name' is not in the Hugging Face cache"), std::string::npos) << r.out;
   r = run("--model " + kModel + " \"$(printf 'a\\377')\"");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("not valid UTF-8"), std::string::npos) << r.out;

@@ -207,6 +207,7 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
   finish_reader();
   progress.finish();
   if (read_error) std::rethrow_exception(read_error);
+  if (n == 0) throw Error("the input has no rows to classify");
   return n;
 }
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cloze/error.h"
+#include "cloze/hub.h"
 #include "cloze/tokenizer.h"
 
 namespace cloze::cli {
@@ -22,13 +23,8 @@ struct TokenizeArgs {
 
 std::filesystem::path tokenizer_path(const TokenizeArgs& a) {
   if (!a.tokenizer.empty()) return a.tokenizer;
-  const std::filesystem::path dir(a.model);
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw Error("--model " + a.model + ": directory not found (give a local model directory holding "
-                "tokenizer.json, or --tokenizer FILE.json; hub ids are not resolved yet)");
-  const auto p = dir / "tokenizer.json";
-  if (!std::filesystem::exists(p, ec)) throw Error("--model " + a.model + ": no tokenizer.json in this directory");
+  const auto p = resolve_model(a.model) / "tokenizer.json";
+  if (!std::filesystem::exists(p)) throw Error("--model " + a.model + ": no tokenizer.json in " + p.parent_path().string());
   return p;
 }
 
