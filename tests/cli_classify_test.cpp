@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_models.h"
 
@@ -230,6 +232,51 @@ TEST_F(Cli, MultiTokenLabelsMatchLogitsAll) {
     }
     EXPECT_NEAR(res["logits"][label].get<double>(), want, 1e-4) << label;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Results must come out while the input is still open: write one line, read
+// its result, only then write the next.
+TEST_F(Cli, StreamsWhileInputIsOpen) {
+  int in_pipe[2], out_pipe[2];
+  ASSERT_EQ(pipe(in_pipe), 0);
+  ASSERT_EQ(pipe(out_pipe), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    execl(CLOZE_BIN, CLOZE_BIN, "classify", "--model", model_.c_str(), "--threads", "2", (char*)nullptr);
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  FILE* out = fdopen(out_pipe[0], "r");
+  auto line_for = [&](const std::string& text) {
+    std::string l = text + "\n";
+    EXPECT_EQ(write(in_pipe[1], l.data(), l.size()), ssize_t(l.size()));
+    char buf[65536];
+    return fgets(buf, sizeof buf, out) ? json::parse(buf) : json();
+  };
+  EXPECT_EQ(line_for("First review, great.")["text"], "First review, great.");
+  EXPECT_EQ(line_for("Second one, awful.")["text"], "Second one, awful.");
+  close(in_pipe[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fclose(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(Cli, LabelsThatTokenizeIdentically) {
+  // NFC makes a precomposed and a decomposed e-acute the same tokens.
+  auto r = cloze("classify " + m() + " --labels $(printf 'caf\\303\\251,cafe\\314\\201') hi");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("tokenize identically"), std::string::npos) << r.err;
 }
 
 }  // namespace
