@@ -32,9 +32,14 @@ std::string slurp(const std::string& path) {
 
 // Runs `cloze <args>` through the shell with stdin from /dev/null unless the
 // args redirect it.
+// ctest runs tests as parallel processes: give each its own scratch names.
+std::string scratch(const std::string& name) {
+  return testing::TempDir() + "/cloze_cli_" + std::to_string(::getpid()) + "_" + name;
+}
+
 // `pre` is shell run first (e.g. to set a variable the args use).
 Run cloze(const std::string& args, const std::string& pre = "") {
-  const std::string out = testing::TempDir() + "/cli_out", err = testing::TempDir() + "/cli_err";
+  const std::string out = scratch("out"), err = scratch("err");
   std::string cmd = pre + std::string(CLOZE_BIN) + " " + args + " >" + out + " 2>" + err;
   if (args.find(" < ") == std::string::npos) cmd += " </dev/null";
   int rc = std::system(cmd.c_str());
@@ -42,7 +47,7 @@ Run cloze(const std::string& args, const std::string& pre = "") {
 }
 
 std::string write_file(const std::string& name, const std::string& content) {
-  std::string path = testing::TempDir() + "/" + name;
+  std::string path = scratch(name);
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
@@ -141,7 +146,7 @@ TEST_F(Cli, FatalInputErrors) {
   r = cloze("classify " + m() + " --input " + write_file("unterminated.csv", "text\n\"open quote\nnever closed\n"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("unterminated.csv:2: a quoted field starts here"), std::string::npos) << r.err;
-  r = cloze("classify " + m() + " --input " + testing::TempDir() + "/does-not-exist.jsonl");
+  r = cloze("classify " + m() + " --input " + scratch("does-not-exist.jsonl"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("does-not-exist.jsonl"), std::string::npos) << r.err;
   r = cloze("eval " + m() + " --input " + write_file("empty.tsv", "text\tlabel\n"));
@@ -163,7 +168,7 @@ TEST_F(Cli, BadLabelsTemplatesAndModels) {
   r = cloze("classify " + m() + " --calibrate maybe hi");
   EXPECT_NE(r.err.find("--calibrate: 'maybe' is not one of none, contextual, pmi"), std::string::npos) << r.err;
   // A model directory without weights / without a tokenizer.
-  std::filesystem::path d = testing::TempDir() + "/partial_model";
+  std::filesystem::path d = scratch("partial_model");
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   std::filesystem::copy(model_ + "/config.json", d / "config.json");
