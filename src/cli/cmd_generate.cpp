@@ -12,23 +12,24 @@ namespace cloze::cli {
 
 namespace {
 struct GenerateArgs {
-  std::string model, prompt, ids;
+  std::string model;
+  std::optional<std::string> prompt, ids;  // set when given, even if empty
   GenerateOptions opt;
   size_t threads = 0;
   bool json = false, stats = false;
 };
 
 void run_generate(GenerateArgs& a) {
-  if (a.ids.empty() == a.prompt.empty()) throw Error("generate: give exactly one of PROMPT or --ids");
+  if (a.ids.has_value() == a.prompt.has_value()) throw Error("generate: give exactly one of PROMPT or --ids");
   validate(a.opt);  // before the (slow) model load
   std::vector<int32_t> prompt;
-  if (!a.ids.empty()) prompt = parse_ids(a.ids);
+  if (a.ids) prompt = parse_ids(*a.ids);
   auto model = load_model(a.model, a.threads);
   // With --ids a model without tokenizer.json still generates (ids only).
   std::optional<Tokenizer> tok;
-  if (a.ids.empty() || std::filesystem::is_regular_file(model->dir() / "tokenizer.json"))
+  if (!a.ids || std::filesystem::is_regular_file(model->dir() / "tokenizer.json"))
     tok = load_tokenizer(model->dir());
-  if (prompt.empty()) prompt = tok->encode(a.prompt);
+  if (a.prompt) prompt = tok->encode(*a.prompt);
 
   TokenCallback stream;
   if (!a.json) {
@@ -63,21 +64,31 @@ void run_generate(GenerateArgs& a) {
 }
 }  // namespace
 
+// CLI11 would wrap "-1" around into a huge unsigned count; refuse it instead.
+const CLI::Validator kCount(
+    [](std::string& v) {
+      return v.find('-') == std::string::npos ? std::string() : "expected a non-negative integer, got " + v;
+    },
+    "COUNT");
+
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Continue a prompt: greedy by default, or seeded sampling; streams text");
   cmd->add_option("--model,-m", a->model, "Model directory or Hub id (org/name[@revision])")->required();
   cmd->add_option("prompt", a->prompt, "Prompt text (needs the model's tokenizer.json)");
   cmd->add_option("--ids", a->ids, "Prompt as comma-separated token ids");
-  cmd->add_option("--max-tokens,-n", a->opt.max_tokens, "Most tokens to generate (default 64)");
+  cmd->add_option("--max-tokens,-n", a->opt.max_tokens, "Most tokens to generate (default 64)")
+      ->check(kCount);
   cmd->add_option("--temperature", a->opt.temperature, "0 (default): greedy; > 0: sample");
-  cmd->add_option("--top-k", a->opt.top_k, "Sample among the k most likely tokens (0: off)");
+  cmd->add_option("--top-k", a->opt.top_k, "Sample among the k most likely tokens (0: off)")
+      ->check(kCount);
   cmd->add_option("--top-p", a->opt.top_p, "Nucleus sampling: smallest set with this much probability (1: off)");
   cmd->add_option("--min-p", a->opt.min_p, "Drop tokens below min-p times the top probability (0: off)");
-  cmd->add_option("--seed", a->opt.seed, "Sampling seed (default 0); same seed, same output");
+  cmd->add_option("--seed", a->opt.seed, "Sampling seed (default 0); same seed, same output")
+      ->check(kCount);
   cmd->add_option("--stop", a->opt.stop, "Stop before this string (repeatable)");
   cmd->add_flag("--ignore-eos", a->opt.ignore_eos, "Keep going past end-of-sequence tokens");
-  cmd->add_option("--threads,-t", a->threads, "Worker threads (default: all cores)");
+  cmd->add_option("--threads,-t", a->threads, "Worker threads (default: all cores)")->check(kCount);
   cmd->add_flag("--json", a->json, "Print {\"ids\":[...],\"text\":...,\"finish_reason\":...} at the end instead of streaming");
   cmd->add_flag("--stats", a->stats, "Print token counts and tokens/s to stderr");
   cmd->callback([a] { run_generate(*a); });
