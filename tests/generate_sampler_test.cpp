@@ -120,6 +120,44 @@ TEST(Sampler, SeededDrawsAreReproducibleAndFollowTheDistribution) {
   EXPECT_EQ(z.uniform(), double(ref() >> 11) / 9007199254740992.0);
 }
 
+TEST(Sampler, SelectionMatchesFullSortReference) {
+  // The sampler finds top-k / top-p boundaries by selection; a plain sort of
+  // every token must keep the same set, ties included.
+  std::mt19937_64 rng(1);
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t V = 1 + rng() % 2000;
+    std::vector<float> logits(V);
+    for (auto& v : logits) v = float(int(rng() % 64)) / 8.0f;  // many exact ties
+    const float top_p = float(rng() % 1000 + 1) / 1000.0f;
+    const size_t top_k = rng() % 3 ? 0 : 1 + rng() % V;
+    // Reference: sort by (logit desc, id asc); top-k by the k-th value; the
+    // smallest prefix reaching top_p.
+    std::vector<int32_t> order(V);
+    for (size_t i = 0; i < V; ++i) order[i] = int32_t(i);
+    std::sort(order.begin(), order.end(),
+              [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    if (top_k) {
+      const float kth = logits[order[top_k - 1]];
+      while (logits[order.back()] < kth) order.pop_back();
+    }
+    std::vector<double> w;
+    double sum = 0;
+    for (int32_t id : order) sum += w.emplace_back(std::exp(double(logits[id]) - double(logits[order[0]])));
+    double cum = 0;
+    size_t keep = 0;
+    while (keep < order.size()) {
+      cum += w[keep++];
+      if (cum >= double(top_p) * sum) break;
+    }
+    std::vector<int32_t> want(order.begin(), order.begin() + keep);
+    std::sort(want.begin(), want.end());
+    std::vector<int32_t> got;
+    for (auto t : Sampler({.temperature = 1, .top_k = top_k, .top_p = top_p}).distribution(logits)) got.push_back(t.id);
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got, want) << "trial " << trial << " V=" << V << " top_k=" << top_k << " top_p=" << top_p;
+  }
+}
+
 TEST(Sampler, NonFiniteLogitsAreNeverSampled) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   Sampler s({.temperature = 1, .seed = 1});

@@ -31,19 +31,20 @@ void run_generate(GenerateArgs& a) {
     tok = load_tokenizer(model->dir());
   if (a.prompt) prompt = tok->encode(*a.prompt);
 
-  TokenCallback stream;
-  if (!a.json) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  Clock::time_point t_first{}, t_last{};
+  auto on_token = [&](const TokenEvent& e) {
+    t_last = Clock::now();
+    if (e.index == 0) t_first = t_last;
+    if (a.json) return true;  // printed once at the end instead
     // Text as it becomes final; ids (comma-separated) when there is no tokenizer.
-    stream = [&](const TokenEvent& e) {
-      if (tok) std::fwrite(e.text.data(), 1, e.text.size(), stdout);
-      else std::printf("%s%d", e.index ? "," : "", e.id);
-      std::fflush(stdout);
-      return true;
-    };
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  GenerateResult r = generate(*model, tok ? &*tok : nullptr, prompt, a.opt, stream);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (tok) std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+    else std::printf("%s%d", e.index ? "," : "", e.id);
+    std::fflush(stdout);
+    return true;
+  };
+  GenerateResult r = generate(*model, tok ? &*tok : nullptr, prompt, a.opt, on_token);
 
   if (a.json) {
     std::string out = "{\"ids\":";
@@ -57,12 +58,18 @@ void run_generate(GenerateArgs& a) {
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
     std::fputc('\n', stdout);
+    std::fflush(stdout);  // before --stats writes to stderr
   }
-  if (a.stats)
-    std::fprintf(stderr, "%zu prompt tokens, %zu generated in %.3f s (%.1f tokens/s, prefill included), finish: %s\n",
-                 r.prompt_tokens, r.ids.size(), s, s > 0 ? double(r.ids.size()) / s : 0.0, r.finish_reason.c_str());
+  if (a.stats && !r.ids.empty()) {
+    // The first token costs the prefill; the rest are one decode step each.
+    auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const double decode_s = secs(t_last - t_first);
+    std::fprintf(stderr, "%zu prompt tokens, first token after %.3f s, then %zu more in %.3f s", r.prompt_tokens,
+                 secs(t_first - t0), r.ids.size() - 1, decode_s);
+    if (r.ids.size() > 1 && decode_s > 0) std::fprintf(stderr, " (%.2f decode tokens/s)", double(r.ids.size() - 1) / decode_s);
+    std::fprintf(stderr, "; finish: %s\n", r.finish_reason.c_str());
+  }
 }
-}  // namespace
 
 // CLI11 would wrap "-1" around into a huge unsigned count; refuse it instead.
 const CLI::Validator kCount(
@@ -70,6 +77,7 @@ const CLI::Validator kCount(
       return v.find('-') == std::string::npos ? std::string() : "expected a non-negative integer, got " + v;
     },
     "COUNT");
+}  // namespace
 
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();

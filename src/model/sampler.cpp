@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <functional>
 
 namespace cloze::gen {
 
@@ -23,81 +23,95 @@ namespace {
 
 struct Cand {
   int32_t id;
-  double score;  // logit / temperature
+  double w;  // exp(logit / temperature - max): the unnormalized probability, top token = 1
 };
 
-// Higher score first; equal scores by lower id, so that the order (and with
-// it the draw) never depends on the sort algorithm.
-bool before(const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); }
+// More probable first; equal by lower id, so the order (and with it the
+// draw) never depends on the sort algorithm.
+bool before(const Cand& a, const Cand& b) { return a.w > b.w || (a.w == b.w && a.id < b.id); }
 
-// Softmax of the candidates' scores (c sorted, c[0] the largest).
-std::vector<double> softmax(const std::vector<Cand>& c) {
-  std::vector<double> p(c.size());
-  double sum = 0;
-  for (size_t i = 0; i < c.size(); ++i) sum += p[i] = std::exp(c[i].score - c[0].score);
-  for (double& v : p) v /= sum;
-  return p;
+double total(const std::vector<Cand>& c) {
+  double s = 0;
+  for (const auto& x : c) s += x.w;
+  return s;
 }
 
 }  // namespace
 
-std::vector<TokenProb> Sampler::distribution(std::span<const float> logits) const {
-  // Temperature. Non-finite logits (-inf masks, NaN) never get sampled.
+// The kept tokens with unnormalized weights, in id order. Nothing here sorts
+// the vocabulary: sorting 150k entries per token would cost more than a
+// decode step of a small model. Selection (nth_element) finds each filter's
+// boundary instead, and the draw walks the kept tokens by id.
+static std::vector<Cand> filter(const SamplingParams& p, std::span<const float> logits) {
+  // Temperature. Non-finite logits (-inf masks, NaN) are never sampled.
+  double mx = -INFINITY;
+  for (float v : logits)
+    if (std::isfinite(v)) mx = std::max(mx, double(v));
+  if (mx == -INFINITY) return {{argmax(logits), 1.0}};
+  const double inv_t = 1.0 / double(p.temperature);
   std::vector<Cand> c;
   c.reserve(logits.size());
   for (size_t i = 0; i < logits.size(); ++i)
-    if (std::isfinite(logits[i])) c.push_back({int32_t(i), double(logits[i]) / double(p_.temperature)});
-  if (c.empty()) return {{argmax(logits), 1.0}};
+    if (std::isfinite(logits[i])) c.push_back({int32_t(i), std::exp((double(logits[i]) - mx) * inv_t)});
 
-  // Top-k: keep scores >= the k-th largest, so ties with it stay in, as
-  // transformers' TopKLogitsWarper does. nth_element first keeps this O(V).
-  if (p_.top_k > 0 && p_.top_k < c.size()) {
-    std::nth_element(c.begin(), c.begin() + (p_.top_k - 1), c.end(), before);
-    const double kth = c[p_.top_k - 1].score;
-    std::erase_if(c, [&](const Cand& x) { return x.score < kth; });
+  // Top-k: keep weights >= the k-th largest, so ties with it stay in, as
+  // transformers' TopKLogitsWarper does.
+  if (p.top_k > 0 && p.top_k < c.size()) {
+    std::vector<double> w(c.size());
+    for (size_t i = 0; i < c.size(); ++i) w[i] = c[i].w;
+    std::nth_element(w.begin(), w.begin() + (p.top_k - 1), w.end(), std::greater<>());
+    const double kth = w[p.top_k - 1];
+    std::erase_if(c, [&](const Cand& x) { return x.w < kth; });
   }
-  std::sort(c.begin(), c.end(), before);
-  std::vector<double> prob = softmax(c);
 
-  // Top-p: the smallest prefix of the sorted tokens whose mass reaches top_p;
-  // at least one token.
-  if (p_.top_p < 1) {
-    double cum = 0;
-    size_t keep = 0;
-    while (keep < c.size()) {
-      cum += prob[keep++];
-      if (cum >= double(p_.top_p)) break;
+  // Top-p: the smallest most-probable prefix (in `before` order) whose mass
+  // reaches top_p, at least one token. Bisect on prefix length with
+  // nth_element: s[0, lo) precede s[lo, hi), which precede s[hi, n);
+  // mass(s[0, lo)) = acc < need, and the answer is at most hi.
+  if (p.top_p < 1) {
+    std::vector<Cand> s = c;
+    const double need = double(p.top_p) * total(c);
+    size_t lo = 0, hi = s.size();
+    double acc = 0;
+    while (hi - lo > 1) {
+      const size_t mid = lo + (hi - lo) / 2;
+      std::nth_element(s.begin() + lo, s.begin() + mid, s.begin() + hi, before);
+      double m = acc;
+      for (size_t i = lo; i < mid; ++i) m += s[i].w;
+      if (m >= need) hi = mid;
+      else acc = m, lo = mid;
     }
-    c.resize(keep);
-    prob = softmax(c);
+    const Cand last = s[lo];  // the hi-th most probable token: the last one kept
+    std::erase_if(c, [&](const Cand& x) { return before(last, x); });
   }
 
-  // Min-p: relative to the most probable token, over what top-p kept.
-  if (p_.min_p > 0) {
-    const double floor = double(p_.min_p) * prob[0];
-    size_t keep = 1;
-    while (keep < c.size() && prob[keep] >= floor) ++keep;
-    c.resize(keep);
-    prob = softmax(c);
-  }
+  // Min-p: relative to the most probable token, whose weight is 1 (top-k and
+  // top-p always keep it). Renormalizing leaves ratios alone, so no sum is needed.
+  if (p.min_p > 0) std::erase_if(c, [&](const Cand& x) { return x.w < double(p.min_p); });
+  return c;
+}
 
+std::vector<TokenProb> Sampler::distribution(std::span<const float> logits) const {
+  std::vector<Cand> c = filter(p_, logits);
+  std::sort(c.begin(), c.end(), before);
+  const double sum = total(c);
   std::vector<TokenProb> out(c.size());
-  for (size_t i = 0; i < c.size(); ++i) out[i] = {c[i].id, prob[i]};
+  for (size_t i = 0; i < c.size(); ++i) out[i] = {c[i].id, c[i].w / sum};
   return out;
 }
 
 int32_t Sampler::next(std::span<const float> logits) {
   if (p_.temperature == 0) return argmax(logits);
-  const auto dist = distribution(logits);
-  // Walk the cumulative mass in the distribution's fixed order; rounding can
-  // leave the total a hair under u, in which case the last token is taken.
-  const double u = uniform();
+  const std::vector<Cand> c = filter(p_, logits);
+  // Walk the cumulative weight in id order; rounding can leave
+  // the total a hair under u * sum, in which case the last token is taken.
+  const double target = uniform() * total(c);
   double cum = 0;
-  for (const auto& t : dist) {
-    cum += t.p;
-    if (u < cum) return t.id;
+  for (const auto& x : c) {
+    cum += x.w;
+    if (target < cum) return x.id;
   }
-  return dist.back().id;
+  return c.back().id;
 }
 
 }  // namespace cloze::gen
