@@ -48,6 +48,20 @@ TEST(GenerateCli, JsonAndStreamAgree) {
   auto b = run(m + "--max-tokens 6 --ignore-eos --temperature 1 --seed 4 --json --ids 13048", false);
   ASSERT_EQ(a.status, 0) << a.out;
   EXPECT_EQ(a.out, b.out);
+  // --stop takes one string each time, leaving the prompt alone.
+  auto full = nlohmann::json::parse(run(m + "--max-tokens 10 --ignore-eos --json Hello", false).out);
+  const std::string text = full["text"];
+  ASSERT_GT(text.size(), 2u);
+  // A whole character from the middle of the text (a lone byte is refused).
+  size_t at = text.size() / 2, len = 1;
+  while (at > 0 && (text[at] & 0xC0) == 0x80) --at;
+  while (at + len < text.size() && (text[at + len] & 0xC0) == 0x80) ++len;
+  const std::string stop = text.substr(at, len);
+  auto st = run(m + "--max-tokens 10 --ignore-eos --stop '" + stop + "' --stop zzzz --json Hello", false);
+  ASSERT_EQ(st.status, 0) << st.out;
+  auto sd = nlohmann::json::parse(st.out);
+  EXPECT_EQ(sd["finish_reason"], "stop");
+  EXPECT_EQ(sd["text"], text.substr(0, text.find(stop)));
 }
 
 TEST(GenerateCli, IdsWithoutTokenizer) {
@@ -84,6 +98,7 @@ TEST(GenerateCli, Errors) {
   fails(m + "--ids 1 --top-p 0", "top_p: must be in (0, 1]");
   fails(m + "--ids 1 --max-tokens -1", "--max-tokens: expected a non-negative integer");
   fails(m + "--ids 1 --stop x", "stop strings need a tokenizer");
+  fails(m + "--ids 1 --stop \"$(printf 'a\\303')\"", "stop: stop string 1 is not valid UTF-8");
   fails(m + "hello", "no tokenizer.json in the model directory");
   fails(m, "give exactly one of PROMPT or --ids");
   fails(m + "--ids 1 hello", "give exactly one of PROMPT or --ids");

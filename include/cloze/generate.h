@@ -65,7 +65,8 @@ struct GenerateResult {
 };
 
 // Throws cloze::Error naming the field when an option is out of range
-// (temperature < 0, top_p not in (0, 1], min_p not in [0, 1], empty stop string).
+// (temperature < 0, top_p not in (0, 1], min_p not in [0, 1], a stop string
+// empty or not valid UTF-8).
 void validate(const GenerateOptions& opt);
 
 // End-of-sequence ids of a model: generation_config.json's eos_token_id (an

@@ -94,7 +94,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--min-p", a->opt.min_p, "Drop tokens below min-p times the top probability (0: off)");
   cmd->add_option("--seed", a->opt.seed, "Sampling seed (default 0); same seed, same output")
       ->check(kCount);
-  cmd->add_option("--stop", a->opt.stop, "Stop before this string (repeatable)");
+  cmd->add_option("--stop", a->opt.stop, "Stop before this string (repeat the flag for more)")
+      ->allow_extra_args(false);  // one string per --stop, so a prompt after it stays the prompt
   cmd->add_flag("--ignore-eos", a->opt.ignore_eos, "Keep going past end-of-sequence tokens");
   cmd->add_option("--threads,-t", a->threads, "Worker threads (default: all cores)")->check(kCount);
   cmd->add_flag("--json", a->json, "Print {\"ids\":[...],\"text\":...,\"finish_reason\":...} at the end instead of streaming");

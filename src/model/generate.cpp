@@ -14,6 +14,7 @@
 #include "model/sampler.h"
 #include "model/stop_strings.h"
 #include "tokenizer/stream_decoder.h"
+#include "tokenizer/utf8.h"
 
 namespace cloze {
 
@@ -28,8 +29,13 @@ void validate(const GenerateOptions& opt) {
     bad("temperature", "a finite number >= 0 (0 = greedy)", opt.temperature);
   if (!(opt.top_p > 0 && opt.top_p <= 1)) bad("top_p", "in (0, 1] (1 = off)", opt.top_p);
   if (!(opt.min_p >= 0 && opt.min_p <= 1)) bad("min_p", "in [0, 1] (0 = off)", opt.min_p);
-  for (size_t i = 0; i < opt.stop.size(); ++i)
-    if (opt.stop[i].empty()) throw Error("stop: stop string " + std::to_string(i + 1) + " is empty");
+  for (size_t i = 0; i < opt.stop.size(); ++i) {
+    const std::string which = "stop: stop string " + std::to_string(i + 1);
+    if (opt.stop[i].empty()) throw Error(which + " is empty");
+    // Text is cut only at whole characters, so a stop string must be made of them.
+    if (auto at = tok::utf8::first_invalid(opt.stop[i]))
+      throw Error(which + " is not valid UTF-8 (at byte " + std::to_string(*at) + ")");
+  }
 }
 
 namespace {
