@@ -1,6 +1,7 @@
 // Downloading into the huggingface_hub cache layout from a fake Hub on
 // loopback (tests/hub_fake.h): layout, resume, retries, errors, locking.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "cloze/hub.h"
 #include "cloze/model.h"
 #include "hub/digest.h"
+#include "hub/lock.h"
 #include "hub_fake.h"
 
 namespace fs = std::filesystem;
@@ -310,6 +312,24 @@ TEST_F(HubDownload, UnreachableHubFailsFastAndSaysWhereItLooked) {
   EXPECT_THROW(cloze::download_model(id(), opt_), cloze::HubUnreachable);
 }
 
+TEST_F(HubDownload, ServerErrorsAreRetriedWithBackoffThenReported) {
+  hub_.unavailable_next = 3;
+  EXPECT_TRUE(cloze::missing_model_files(cloze::download_model(id(), opt_)).empty());
+  EXPECT_EQ(hub_.count("HEAD /org/tiny/resolve/main/config.json"), 4);
+
+  fs::remove_all(root_ / "hub");
+  hub_.reset_log();
+  hub_.unavailable_next = 100;
+  opt_.transfer_retries = 2;
+  try {
+    cloze::download_model(id(), opt_);
+    FAIL();
+  } catch (const cloze::HubUnreachable& e) {
+    EXPECT_NE(std::string(e.what()).find("failed 3 times in a row, last: HTTP 503"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(hub_.requests(), 3);
+}
+
 TEST_F(HubDownload, DiskFullNamesTheDirectory) {
   const std::string sha = cloze::hub::sha256_hex(tiny_repo().files.at("model.safetensors"));
   fs::create_directories(repo_dir() / "blobs");
@@ -356,6 +376,35 @@ TEST_F(HubDownload, CacheCompletionOfAPartialSnapshot) {
   EXPECT_EQ(cloze::resolve_model("org/tiny", opt_), snap);
   EXPECT_TRUE(cloze::missing_model_files(snap).empty());
   EXPECT_TRUE(fs::is_symlink(snap / "config.json"));
+}
+
+TEST(HubLock, ExcludesAnotherProcess) {
+  const fs::path path = fs::temp_directory_path() / ("cloze_hublock_" + std::to_string(::getpid())) / "x.lock";
+  using Clock = std::chrono::steady_clock;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    {
+      cloze::hub::FileLock lock(path);
+      (void)!::write(ready[1], "x", 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);  // the child holds the lock now
+  const auto t0 = Clock::now();
+  { cloze::hub::FileLock lock(path); }
+  const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  fs::remove_all(path.parent_path());
+  EXPECT_GT(waited, 0.2);
+  EXPECT_EQ(status, 0);
 }
 
 }  // namespace

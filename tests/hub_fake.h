@@ -78,6 +78,7 @@ class FakeHub {
   std::atomic<int> drop_next{0};      // this many CDN GETs send half the bytes, then close
   std::atomic<int> cdn_delay_ms{0};   // per CDN GET, to make concurrent downloads overlap
   std::atomic<int> corrupt_next{0};   // this many CDN GETs send one wrong byte
+  std::atomic<int> unavailable_next{0};  // this many resolve requests answer 503
 
   static bool is_lfs(const std::string& name) {
     return name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0;
@@ -101,6 +102,7 @@ class FakeHub {
 
   void resolve(const httplib::Request& req, httplib::Response& res) {
     record(req);
+    if (unavailable_next.fetch_sub(1) > 0) return error(res, 503, "", "Service Unavailable");
     const std::string repo = req.matches[1].str() + "/" + req.matches[2].str();
     const std::string rev = req.matches[3], file = req.matches[4];
     std::lock_guard<std::mutex> lock(mu_);

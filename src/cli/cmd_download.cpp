@@ -16,14 +16,15 @@ namespace {
 
 struct DownloadArgs {
   std::string spec;
-  std::optional<bool> progress;
+  bool progress = false;
+  bool progress_given = false;
 };
 
 void run_download(const DownloadArgs& a) {
   auto id = parse_hub_id(a.spec);
   if (!id) throw Error("download: '" + a.spec + "' is not a Hub id of the form org/name[@revision]");
   DownloadOptions opt;
-  opt.progress = a.progress;
+  if (a.progress_given) opt.progress = a.progress;  // else: when stderr is a terminal
   const auto dir = download_model(*id, opt);
   std::printf("%s\n", dir.c_str());
 }
@@ -36,8 +37,14 @@ void add_download_command(CLI::App& app) {
                                  "Download a model from the Hugging Face Hub ($HF_ENDPOINT) into the HF cache and "
                                  "print its snapshot directory");
   cmd->add_option("model", a->spec, "Hub id: org/name or org/name@revision (branch, tag or commit)")->required();
-  cmd->add_flag("--progress,!--no-progress", a->progress, "Progress bars on stderr (default: when stderr is a terminal)");
-  cmd->callback([a] { run_download(*a); });
+  // A plain bool and count(): CLI11 fills an optional<bool> flag with false
+  // even when it is absent, which would hide the terminal default.
+  auto* flag = cmd->add_flag("--progress,!--no-progress", a->progress,
+                             "Progress bars on stderr (default: when stderr is a terminal)");
+  cmd->callback([a, flag] {
+    a->progress_given = flag->count() > 0;
+    run_download(*a);
+  });
 }
 
 }  // namespace cloze::cli
