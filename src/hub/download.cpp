@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -57,8 +57,10 @@ std::string normalize_etag(std::string e) {
 // Names from the network become path components; refuse anything that could
 // step outside the cache folder they are meant for.
 bool safe_name(const std::string& s) {
-  static const std::regex re(R"([A-Za-z0-9_-][A-Za-z0-9._-]*)");
-  return std::regex_match(s, re);
+  if (s.empty() || s.front() == '.') return false;  // also rules out "." and ".."
+  for (unsigned char c : s)
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  return true;
 }
 
 bool safe_relative_path(const std::string& s) {
