@@ -95,6 +95,12 @@ TEST_F(HubCli, DownloadPrintsTheSnapshotPath) {
   EXPECT_EQ(again.out, r.out);
   EXPECT_EQ(hub.requests(), 0);
 
+  // Unreachable Hub, complete cache: the cached snapshot, with a warning.
+  const auto stale = run(env_ + " HF_ENDPOINT=http://127.0.0.1:1", "download org/tiny");
+  EXPECT_EQ(stale.status, 0) << stale.err;
+  EXPECT_EQ(stale.out, r.out);
+  EXPECT_NE(stale.err.find("warning: the Hub could not be reached"), std::string::npos) << stale.err;
+
   const auto bad = run(env_, "download not-a-hub-id");
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("not a Hub id of the form org/name[@revision]"), std::string::npos) << bad.err;

@@ -2,6 +2,7 @@
 // cache without classifying, and print its snapshot directory (so scripts
 // can do `--model "$(cloze download org/name)"`).
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +26,17 @@ void run_download(const DownloadArgs& a) {
   if (!id) throw Error("download: '" + a.spec + "' is not a Hub id of the form org/name[@revision]");
   DownloadOptions opt;
   if (a.progress_given) opt.progress = a.progress;  // else: when stderr is a terminal
-  const auto dir = download_model(*id, opt);
+  std::filesystem::path dir;
+  try {
+    dir = download_model(*id, opt);
+  } catch (const HubUnreachable& e) {
+    // As huggingface_hub does: a complete cached copy still answers, with a
+    // warning that it could not be checked against the Hub.
+    auto cached = find_in_cache(*id);
+    if (!cached || !missing_model_files(*cached).empty()) throw;
+    std::fprintf(stderr, "cloze: warning: the Hub could not be reached (%s); using the cached snapshot\n", e.what());
+    dir = *cached;
+  }
   std::printf("%s\n", dir.c_str());
 }
 
