@@ -24,16 +24,21 @@ class HubCache : public ::testing::Test {
     std::ofstream(repo / "refs" / "main") << kCommit;  // huggingface_hub writes no newline
     std::ofstream(repo / "snapshots" / kCommit / "config.json") << "{}";
     saved_home_ = getenv("HF_HOME") ? getenv("HF_HOME") : "";
+    saved_offline_ = getenv("HF_HUB_OFFLINE") ? getenv("HF_HUB_OFFLINE") : "";
     unsetenv("HF_HUB_CACHE");
     setenv("HF_HOME", root_.c_str(), 1);
+    // These tests read the cache only: an incomplete or missing model must
+    // not send resolve_model to the network (hub_download_test covers that).
+    setenv("HF_HUB_OFFLINE", "1", 1);
   }
   void TearDown() override {
     if (saved_home_.empty()) unsetenv("HF_HOME"); else setenv("HF_HOME", saved_home_.c_str(), 1);
+    if (saved_offline_.empty()) unsetenv("HF_HUB_OFFLINE"); else setenv("HF_HUB_OFFLINE", saved_offline_.c_str(), 1);
     fs::remove_all(root_);
   }
   static constexpr const char* kCommit = "91f3b3a1d1f1a1b1c1d1e1f101112131415161a7";
   fs::path root_;
-  std::string saved_home_;
+  std::string saved_home_, saved_offline_;
 };
 
 TEST(HubId, Parses) {

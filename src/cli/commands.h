@@ -12,5 +12,6 @@ void add_bench_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_download_command(CLI::App& app);
 
 }  // namespace cloze::cli

@@ -5,8 +5,11 @@
 #include <fstream>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
 #include "cloze/error.h"
 #include "cloze/hub.h"
+#include "hub/settings.h"
 
 namespace cloze {
 
@@ -22,10 +25,7 @@ std::optional<HubId> parse_hub_id(const std::string& spec) {
   return id;
 }
 
-static std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : "";
-}
+using hub::env;
 
 fs::path hub_cache_dir() {
   if (auto v = env("HF_HUB_CACHE"); !v.empty()) return v;
@@ -35,14 +35,8 @@ fs::path hub_cache_dir() {
   return fs::path(".cache") / "huggingface" / "hub";
 }
 
-static fs::path repo_dir(const HubId& id) {
-  std::string name = "models--" + id.repo;
-  name.replace(name.find('/'), 1, "--");
-  return hub_cache_dir() / name;
-}
-
 std::optional<fs::path> find_in_cache(const HubId& id, std::string* why) {
-  const fs::path repo = repo_dir(id);
+  const fs::path repo = hub::repo_cache_dir(id);
   auto say = [&](const std::string& s) {
     if (why) *why = s;
   };
@@ -70,18 +64,63 @@ std::optional<fs::path> find_in_cache(const HubId& id, std::string* why) {
   return snap;
 }
 
-fs::path resolve_model(const std::string& spec) {
+std::vector<std::string> missing_model_files(const fs::path& dir) {
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (const char* f : {"config.json", "tokenizer.json"})
+    if (!fs::is_regular_file(dir / f, ec)) missing.push_back(f);  // follows the snapshot's symlinks
+  if (fs::is_regular_file(dir / "model.safetensors", ec)) return missing;
+  const fs::path index = dir / "model.safetensors.index.json";
+  if (!fs::is_regular_file(index, ec)) {
+    missing.push_back("model.safetensors");
+    return missing;
+  }
+  try {
+    std::ifstream in(index);
+    const auto j = nlohmann::json::parse(in);
+    for (const auto& [tensor, shard] : j.at("weight_map").items())
+      if (!fs::is_regular_file(dir / shard.get<std::string>(), ec)) {
+        missing.push_back(shard.get<std::string>());
+        break;  // one is enough to know the snapshot needs completing
+      }
+  } catch (const std::exception&) {
+    missing.push_back("model.safetensors.index.json");  // unreadable: fetch it again
+  }
+  return missing;
+}
+
+// The ways to get a model without the Hub, for the end of cache errors.
+static const char* kOtherWays =
+    "set HF_HUB_CACHE/HF_HOME to a cache that holds the model, or point --model at a local directory with "
+    "config.json, *.safetensors and tokenizer.json";
+
+fs::path resolve_model(const std::string& spec) { return resolve_model(spec, DownloadOptions{}); }
+
+fs::path resolve_model(const std::string& spec, const DownloadOptions& opt) {
   if (spec.empty()) throw Error("--model is empty: give a model directory or a Hub id such as Qwen/Qwen2-0.5B");
   if (fs::is_directory(spec)) return spec;
   auto id = parse_hub_id(spec);
   if (!id || spec.starts_with(".") || spec.starts_with("/"))
     throw Error("model directory '" + spec + "' not found (and it is not a Hub id of the form org/name[@revision])");
   std::string why;
-  if (auto dir = find_in_cache(*id, &why)) return *dir;
-  throw Error("model '" + spec + "' is not in the Hugging Face cache: " + why +
-              ". Download it once (e.g. `huggingface-cli download " + spec + "`, or from_pretrained in Python), set "
-              "HF_HUB_CACHE/HF_HOME to the cache that holds it, or point --model at a local directory with "
-              "config.json, *.safetensors and tokenizer.json");
+  auto dir = find_in_cache(*id, &why);
+  // A snapshot that lacks files cloze needs (say, only pytorch_model.bin was
+  // fetched by Python) is completed from the Hub, unless that is impossible.
+  if (dir && missing_model_files(*dir).empty()) return *dir;
+  if (hub_offline()) {
+    if (dir) return *dir;  // the loader names what is missing
+    throw Error("model '" + spec + "' is not in the Hugging Face cache: " + why +
+                "; HF_HUB_OFFLINE is set, so it was not downloaded. Unset HF_HUB_OFFLINE to download it, " +
+                kOtherWays);
+  }
+  try {
+    return download_model(*id, opt);
+  } catch (const HubUnreachable& e) {
+    if (dir) return *dir;
+    throw Error("model '" + spec + "' is not in the Hugging Face cache (" + why + ") and the Hub could not be reached (" +
+                e.what() + "). Connect to the internet and run again (or `cloze download " + spec +
+                "`), set HF_ENDPOINT to a reachable mirror, " + kOtherWays);
+  }
 }
 
 }  // namespace cloze
