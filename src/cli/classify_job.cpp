@@ -75,7 +75,9 @@ void add_input_flags(CLI::App* cmd, InputFlags& f) {
   cmd->add_option("--text-column", f.text_column, "Column / field holding the text")->capture_default_str();
   cmd->add_option("--id-column", f.id_column, "Column / field passed through as id");
   cmd->add_option("--on-error", f.on_error, "Rows that cannot be scored: keep (error field) or fail")->capture_default_str();
-  cmd->add_flag("--progress,!--no-progress", f.progress, "Progress bar on stderr (default: when stderr is a terminal)");
+  // Two plain flags: CLI11 fills an optional<bool> flag even when it is absent.
+  cmd->add_flag("--progress", f.progress, "Progress bar on stderr even when it is not a terminal");
+  cmd->add_flag("--no-progress", f.no_progress, "No progress bar (default: a bar when stderr is a terminal)");
 }
 
 Engine load_engine(const ClassifierFlags& f) {
@@ -165,7 +167,7 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
     reader_thread.join();
   };
 
-  Progress progress("classified", std::nullopt, f.progress.value_or(progress_default()));
+  Progress progress("classified", std::nullopt, f.progress || (!f.no_progress && progress_default()));
   size_t n = 0;
   try {
     for (;;) {

@@ -33,7 +33,8 @@ struct InputFlags {
   std::string input_format;
   std::string text_column = "text", id_column;
   std::string on_error = "keep";
-  std::optional<bool> progress;
+  // Both false: a bar only when stderr is a terminal.
+  bool progress = false, no_progress = false;
 };
 
 void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f);
