@@ -19,6 +19,21 @@ namespace {
 #define NEED_AVX2() \
   if (!k::avx2_supported()) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C"
 
+// Every optimized matmul this CPU can run, each checked against ref::.
+struct MatmulSet {
+  const char* name;
+  decltype(&k::ref::matmul) matmul;
+  decltype(&k::ref::matmul_rows) matmul_rows;
+};
+std::vector<MatmulSet> fast_matmuls() {
+  std::vector<MatmulSet> s;
+  if (k::avx2_supported()) s.push_back({"avx2", k::avx2::matmul, k::avx2::matmul_rows});
+  if (k::avx512_supported()) s.push_back({"avx512", k::avx512::matmul, k::avx512::matmul_rows});
+  return s;
+}
+#define NEED_FAST_MATMUL() \
+  if (fast_matmuls().empty()) GTEST_SKIP() << "no optimized matmul on this CPU"
+
 std::vector<float> rand_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
@@ -103,13 +118,16 @@ struct MMCase {
   size_t M, N, K;
 };
 
-// Awkward sizes: K not a multiple of 8 or 16, K past the blocking threshold
-// (1024), N not a multiple of the 4/6/8-row tiles, M across the direct (<= 4)
-// and panel paths and the 3-row tile and 48-row block edges.
-const MMCase kCases[] = {{1, 1, 1},     {1, 9, 7},      {2, 13, 8},    {3, 7, 13},
-                         {4, 70, 33},   {5, 67, 100},   {17, 5, 64},   {1, 130, 1100},
-                         {2, 61, 2053}, {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
-                         {4, 256, 896}, {16, 128, 896}};
+// Awkward sizes: K not a multiple of 8 or 16, K past the blocking thresholds
+// (AVX2 1280/1024, AVX-512 1280/640), N not a multiple of the 4/6/8/16-row
+// tiles or odd (AVX-512 row pairs), M across the direct (<= 4) and panel
+// paths and the 3- and 6-row tiles and 48-row block edges.
+const MMCase kCases[] = {{1, 1, 1},      {1, 9, 7},      {2, 13, 8},     {3, 7, 13},
+                         {4, 70, 33},    {5, 67, 100},   {17, 5, 64},    {1, 130, 1100},
+                         {2, 61, 2053},  {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
+                         {4, 256, 896},  {16, 128, 896}, {6, 9, 17},     {7, 17, 1281},
+                         {13, 33, 640},  {12, 8, 8},     {1, 17, 4864},  {3, 31, 15},
+                         {97, 15, 4864}, {20, 65, 1919}};
 
 }  // namespace
 
@@ -117,7 +135,14 @@ TEST(KernelDispatch, ForceReferenceSwitchesSet) {
   k::force_reference(true);
   EXPECT_STREQ(k::kernel_set(), "ref");
   k::force_reference(false);
-  EXPECT_STREQ(k::kernel_set(), k::avx2_supported() ? "avx2" : "ref");
+  EXPECT_STREQ(k::kernel_set(), k::avx512_supported() ? "avx512"
+                                : k::avx2_supported() ? "avx2"
+                                                      : "ref");
+  // A set the CPU lacks falls back to the best one below it.
+  k::KernelSet got = k::force_kernels(k::KernelSet::Avx2);
+  EXPECT_EQ(got, k::avx2_supported() ? k::KernelSet::Avx2 : k::KernelSet::Ref);
+  EXPECT_TRUE(k::supported(got));
+  k::force_reference(false);
 }
 
 TEST(KernelExp, CloseToLibm) {
@@ -133,8 +158,9 @@ TEST(KernelExp, CloseToLibm) {
 }
 
 TEST(KernelMatmul, MatchesReferenceAllTypes) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls()) {
   uint32_t seed = 1;
   for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
     for (const MMCase& c : kCases)
@@ -146,19 +172,21 @@ TEST(KernelMatmul, MatchesReferenceAllTypes) {
         std::vector<float> y_ref(c.M * ldy, -7.0f), y_opt(c.M * ldy, -7.0f);
         const float* b = with_bias ? bias.data() : nullptr;
         k::ref::matmul(x.data(), ldx, c.M, tw.w, b, y_ref.data(), ldy, pool);
-        k::avx2::matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
+        set.matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), ldy, y_opt.data(), ldy, c.M, c.N))
-            << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
+            << set.name << " " << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
             << " bias=" << with_bias;
         // The padding between rows is never written.
         for (size_t m = 0; m < c.M; ++m)
-          for (size_t n = c.N; n < ldy; ++n) ASSERT_EQ(y_opt[m * ldy + n], -7.0f);
+          for (size_t n = c.N; n < ldy; ++n) ASSERT_EQ(y_opt[m * ldy + n], -7.0f) << set.name;
       }
+  }
 }
 
 TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls())
   for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
     for (size_t M : {1, 3, 7, 60})
       for (size_t K : {13, 896}) {
@@ -169,48 +197,51 @@ TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
         const size_t R = rows.size();
         std::vector<float> y_ref(M * R), y_opt(M * R), y_full(M * N);
         k::ref::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_ref.data(), R, pool);
-        k::avx2::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
+        set.matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), R, y_opt.data(), R, M, R))
-            << type_name(t) << " M=" << M << " K=" << K;
+            << set.name << " " << type_name(t) << " M=" << M << " K=" << K;
         // Same values as the matching columns of the full product.
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_full.data(), N, pool);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y_full.data(), N, pool);
         for (size_t j = 0; j < R; ++j)
           EXPECT_TRUE(bitwise_equal(y_full.data() + rows[j], N, y_opt.data() + j, R, M, 1))
-              << type_name(t) << " row " << rows[j];
+              << set.name << " " << type_name(t) << " row " << rows[j];
       }
 }
 
 TEST(KernelMatmul, BatchInvariance) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls())
   for (k::WType t : {k::WType::F32, k::WType::BF16})
     for (size_t K : {896, 2053}) {
       const size_t M = 130, N = 70;
       auto tw = make_weight(t, N, K, 21);
       auto x = rand_floats(M * K, 22);
       std::vector<float> y_all(M * N);
-      k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_all.data(), N, pool);
-      // The same rows computed alone, and in sub-batches of every size 2..9
-      // starting at every offset modulo the 3-row tile.
+      set.matmul(x.data(), K, M, tw.w, nullptr, y_all.data(), N, pool);
+      // The same rows computed alone, and in sub-batches of every size 2..13
+      // starting at every offset modulo the 6-row tile.
       for (size_t m = 0; m < M; m += 7) {
         std::vector<float> y1(N);
-        k::avx2::matmul(x.data() + m * K, K, 1, tw.w, nullptr, y1.data(), N, pool);
+        set.matmul(x.data() + m * K, K, 1, tw.w, nullptr, y1.data(), N, pool);
         ASSERT_TRUE(bitwise_equal(y_all.data() + m * N, N, y1.data(), N, 1, N))
-            << type_name(t) << " K=" << K << " row " << m << " alone";
+            << set.name << " " << type_name(t) << " K=" << K << " row " << m << " alone";
       }
-      for (size_t len = 2; len <= 9; ++len)
-        for (size_t off = 0; off < 3; ++off) {
+      for (size_t len = 2; len <= 13; ++len)
+        for (size_t off = 0; off < 6; ++off) {
           size_t m0 = 40 + off;
           std::vector<float> yb(len * N);
-          k::avx2::matmul(x.data() + m0 * K, K, len, tw.w, nullptr, yb.data(), N, pool);
+          set.matmul(x.data() + m0 * K, K, len, tw.w, nullptr, yb.data(), N, pool);
           ASSERT_TRUE(bitwise_equal(y_all.data() + m0 * N, N, yb.data(), N, len, N))
-              << type_name(t) << " K=" << K << " batch of " << len << " at " << m0;
+              << set.name << " " << type_name(t) << " K=" << K << " batch of " << len << " at "
+              << m0;
         }
     }
 }
 
 TEST(KernelMatmul, ThreadCountInvariance) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
+  for (const MatmulSet& set : fast_matmuls())
   for (size_t M : {1, 3, 40})
     for (k::WType t : {k::WType::F16, k::WType::BF16}) {
       const size_t N = 203, K = 1100;
@@ -219,19 +250,19 @@ TEST(KernelMatmul, ThreadCountInvariance) {
       std::vector<float> y1(M * N);
       {
         ThreadPool p1(1);
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y1.data(), N, p1);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y1.data(), N, p1);
       }
       for (size_t threads : {2, 3}) {
         ThreadPool p(threads);
         std::vector<float> y(M * N);
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y.data(), N, p);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y.data(), N, p);
         EXPECT_TRUE(bitwise_equal(y1.data(), N, y.data(), N, M, N))
-            << type_name(t) << " M=" << M << " threads=" << threads;
+            << set.name << " " << type_name(t) << " M=" << M << " threads=" << threads;
       }
     }
 }
 
-TEST(KernelMatmul, PublicEntryMatchesBothPaths) {
+TEST(KernelMatmul, PublicEntryMatchesEverySet) {
   ThreadPool pool(2);
   const size_t M = 6, N = 19, K = 45;
   auto tw = make_weight(k::WType::BF16, N, K, 41);
@@ -239,9 +270,13 @@ TEST(KernelMatmul, PublicEntryMatchesBothPaths) {
   std::vector<float> ya(M * N), yb(M * N);
   k::force_reference(true);
   k::matmul(x.data(), K, M, tw.w, nullptr, ya.data(), N, pool);
+  for (k::KernelSet s : {k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+    if (!k::supported(s)) continue;
+    ASSERT_EQ(k::force_kernels(s), s);
+    k::matmul(x.data(), K, M, tw.w, nullptr, yb.data(), N, pool);
+    EXPECT_TRUE(bitwise_equal(ya.data(), N, yb.data(), N, M, N)) << k::kernel_set();
+  }
   k::force_reference(false);
-  k::matmul(x.data(), K, M, tw.w, nullptr, yb.data(), N, pool);
-  EXPECT_TRUE(bitwise_equal(ya.data(), N, yb.data(), N, M, N));
 }
 
 TEST(KernelRmsnorm, MatchesReference) {
