@@ -16,8 +16,9 @@
 //    while loading; memory bound, threads over N.
 //  - panel (M > 4, prefill): each thread converts Nc weight rows at a time to
 //    an f32 "pair panel" [Nc/2][ceil(K/8)][16] (rows 2p, 2p+1 interleaved by
-//    8, the K % 8 tail padded with -0) that stays in L2, then runs a 6 x 8
-//    register tile (6 x rows, 4 row pairs: 24 accumulators) over blocks of M, K.
+//    8, the K % 8 tail padded with -0) that stays in L2, during the first
+//    pass of a 6 x 8 register tile (6 x rows, 4 row pairs: 24 accumulators)
+//    over it; later passes over blocks of M and K read the panel.
 // The K % 8 tail: x lanes past K are loaded as +0 and weight lanes as -0, so
 // those lanes add +0 * -0 = -0, which leaves every value (including +0) as is.
 //
@@ -34,6 +35,7 @@
 
 #include "kernels/kernels_internal.h"
 #include "kernels/scratch.h"
+
 
 namespace cloze::kernels::avx512 {
 namespace {
@@ -141,6 +143,8 @@ template <int MR>
 constexpr int kDirectNP = MR <= 3 ? 8 : 4;
 
 // MR x rows against 2*NP weight rows (wa[j], wb[j]: pair j) over all of K.
+// (Software prefetch of the next tile measured no better than the hardware
+// prefetcher here: 31 vs 33 ms for the 272 MB lm_head on one core.)
 template <int MR, int NP, class L>
 inline void direct_tile(const float* const* xr, const typename L::E* const* wa,
                         const typename L::E* const* wb, size_t K, const Out& o) {
@@ -215,7 +219,7 @@ void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t
 
 constexpr int kMR = 6, kNP = 4;  // register tile: 6 x rows x 4 row pairs = 24 accumulators
 // Block sizes (measured on Sapphire Rapids, 48 KB L1d / 2 MB L2; flat within a
-// few % nearby): Nc weight rows are converted at once (an f32 pair panel of
+// few % nearby): Nc weight rows are converted per block (an f32 pair panel of
 // Nc * K * 4 bytes, in L2), Mc x rows share it, and K runs in blocks of about
 // kKc when longer than kKcMax so a 4-pair panel tile (64 * Kc bytes) stays in L1.
 constexpr size_t kNc = 64;
@@ -224,34 +228,36 @@ constexpr size_t kKcMax = 1280;
 constexpr size_t kKc = 640;
 constexpr size_t kStLd = kNc / 2;  // saved accumulators: [kMc][kNc / 2] of 16 floats
 
-// panel[p][b][16] = rows (n0 + 2p, n0 + 2p + 1), k in [8b, 8b + 8), as f32 for
-// p < ceil(nc / 2), b < nb8 = ceil(K / 8); an odd nc repeats its last row.
-template <class L>
-void convert_panel(const Weight& w, const int32_t* rows, size_t n0, size_t nc, float* panel) {
-  using E = typename L::E;
-  const size_t K = w.cols, K8 = K & ~size_t(7), tail = K - K8, nb8 = (K + 7) / 8;
-  for (size_t p = 0; p < (nc + 1) / 2; ++p) {
-    const E* a = static_cast<const E*>(row_ptr(w, rows, n0 + 2 * p));
-    const E* b = static_cast<const E*>(row_ptr(w, rows, n0 + std::min(2 * p + 1, nc - 1)));
-    float* dst = panel + p * nb8 * 16;
-    for (size_t k = 0; k < K8; k += 8) _mm512_store_ps(dst + 2 * k, L::load2(a + k, b + k));
-    if (tail) _mm512_store_ps(dst + 2 * K8, load2_tail<L>(a + K8, b + K8, tail));
-  }
-}
-
-// The register tile: MR x rows against 4 pair streams of the panel over the
-// 8-blocks [b0, b1) (pw[j] points at pair j, block 0), resuming from / saving
-// to st when the K range is split; the last K block also takes the x tail.
+// Where a panel tile's accumulators come from and go to.
 struct PanelIO {
   float* st = nullptr;  // saved accumulators: (i, j) at st + (i * kStLd + j) * 16
-  bool resume = false;
-  bool last = true;  // reduce and store to `o` (else save to st)
+  bool resume = false;  // start from st instead of zero
+  bool last = true;     // reduce and store to `o` (else save to st)
   Out o;
 };
 
-template <int MR>
-void panel_tile(const float* const* xr, const float* const* pw, size_t b0, size_t b1,
-                size_t x_tail, const PanelIO& io) {
+// The register tile: MR x rows against 4 pair streams over the 8-blocks
+// [b0, b1) of K; the last block is the x tail when x_tail > 0.
+//   pw[j]: pair j of the f32 panel ([nb8][16]).
+//   kFirst: the pairs' raw rows are ra[j], rb[j]; convert them while
+//   computing and store them to pw[j] for the later tiles. Fusing the
+//   conversion into the first pass lets its DRAM reads overlap FMA work (a
+//   separate conversion pass was memory-stall bound: 69 vs 10x GFLOP/s for
+//   the M = 16 lm_head on one core).
+// Cache lines of the raw rows the next first pass will read, for a tile to
+// prefetch into L2 spread over its K loop: line i is row i % 8, line i / 8.
+// Every tile over a panel tile takes its share, so the reads trickle in at
+// the rate the FMAs go (all of them in the first pass alone stalled on the
+// line fill buffers).
+struct Prefetch {
+  const char* const* rows = nullptr;  // 8 row pointers at the K start; null: none
+  size_t line0 = 0, line1 = 0;        // this tile's lines
+};
+
+template <int MR, bool kFirst, class L>
+void panel_tile(const float* const* xr, float* const* pw, const typename L::E* const* ra,
+                const typename L::E* const* rb, size_t b0, size_t b1, size_t x_tail,
+                const PanelIO& io, const Prefetch& pf) {
   __m512 acc[MR][kNP];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -259,10 +265,21 @@ void panel_tile(const float* const* xr, const float* const* pw, size_t b0, size_
     for (int j = 0; j < kNP; ++j)
       acc[i][j] = io.resume ? _mm512_load_ps(io.st + (i * kStLd + j) * 16) : _mm512_setzero_ps();
   const size_t bf = x_tail ? b1 - 1 : b1;  // blocks with a full 8 x values
+  size_t line = pf.line0;
+  const size_t per_step = pf.rows && bf > b0 ? (pf.line1 - pf.line0 + (bf - b0) - 1) / (bf - b0) : 0;
   for (size_t b = b0; b < bf; ++b) {
+    for (size_t e = std::min(pf.line1, line + per_step); line < e; ++line)
+      _mm_prefetch(pf.rows[line % 8] + line / 8 * 64, _MM_HINT_T1);
     __m512 wv[kNP];
 #pragma GCC unroll 4
-    for (int j = 0; j < kNP; ++j) wv[j] = _mm512_load_ps(pw[j] + b * 16);
+    for (int j = 0; j < kNP; ++j) {
+      if constexpr (kFirst) {
+        wv[j] = L::load2(ra[j] + 8 * b, rb[j] + 8 * b);
+        _mm512_store_ps(pw[j] + b * 16, wv[j]);
+      } else {
+        wv[j] = _mm512_load_ps(pw[j] + b * 16);
+      }
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       __m512 xv = bcast_x(xr[i] + b * 8);
@@ -272,7 +289,14 @@ void panel_tile(const float* const* xr, const float* const* pw, size_t b0, size_
   }
   if (x_tail) {
     __m512 wv[kNP];
-    for (int j = 0; j < kNP; ++j) wv[j] = _mm512_load_ps(pw[j] + bf * 16);
+    for (int j = 0; j < kNP; ++j) {
+      if constexpr (kFirst) {
+        wv[j] = load2_tail<L>(ra[j] + 8 * bf, rb[j] + 8 * bf, x_tail);
+        _mm512_store_ps(pw[j] + bf * 16, wv[j]);
+      } else {
+        wv[j] = _mm512_load_ps(pw[j] + bf * 16);
+      }
+    }
     for (int i = 0; i < MR; ++i) {
       __m512 xv = bcast_x_tail(xr[i] + bf * 8, x_tail);
       for (int j = 0; j < kNP; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -287,34 +311,73 @@ void panel_tile(const float* const* xr, const float* const* pw, size_t b0, size_
     store8(acc[i][0], acc[i][1], acc[i][2], acc[i][3], io.o.y + i * io.o.ldy, io.o.bias, io.o.n_ok);
 }
 
+template <bool kFirst, class L>
+void panel_tile_mr(size_t mr, const float* const* xr, float* const* pw,
+                   const typename L::E* const* ra, const typename L::E* const* rb, size_t b0,
+                   size_t b1, size_t x_tail, const PanelIO& io, const Prefetch& pf) {
+  switch (mr) {
+    case 6: return panel_tile<6, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+    case 5: return panel_tile<5, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+    case 4: return panel_tile<4, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+    case 3: return panel_tile<3, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+    case 2: return panel_tile<2, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+    default: return panel_tile<1, kFirst, L>(xr, pw, ra, rb, b0, b1, x_tail, io, pf);
+  }
+}
+
+// Rows [nb, ne) of y: blocks of Nc weight rows; within one, blocks of Mc x
+// rows and K blocks; within those, 4-pair tiles over 6-row tiles. The first
+// x tile of the first M block converts each 4-pair tile into the panel.
+template <class L>
 void panel_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                  size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
+  using E = typename L::E;
   static thread_local Scratch panel_buf, state_buf;
-  const size_t K = w.cols, K8 = K & ~size_t(7), tail = K - K8, nb8 = (K + 7) / 8;
+  const size_t K = w.cols, tail = K % 8, nb8 = (K + 7) / 8;
   // K blocks, in 8-blocks: one when short, else about kKc / 8 each.
   const size_t n_kb = K <= kKcMax ? 1 : (K + kKc - 1) / kKc;
   const size_t kc8 = (nb8 + n_kb - 1) / n_kb;
   float* panel = panel_buf.floats(kNc / 2 * nb8 * 16);
   float* state = n_kb == 1 ? nullptr : state_buf.floats(kMc * kNc * 8);
   for (size_t n0 = nb; n0 < ne; n0 += kNc) {
-    const size_t nc = std::min(kNc, ne - n0);
-    switch (w.type) {
-      case WType::F32: convert_panel<LoadF32>(w, rows, n0, nc, panel); break;
-      case WType::BF16: convert_panel<LoadBF16>(w, rows, n0, nc, panel); break;
-      case WType::F16: convert_panel<LoadF16>(w, rows, n0, nc, panel); break;
-    }
-    const size_t np = (nc + 1) / 2;
+    const size_t nc = std::min(kNc, ne - n0), np = (nc + 1) / 2;
     for (size_t m0 = 0; m0 < M; m0 += kMc) {
       const size_t mc = std::min(kMc, M - m0);
       for (size_t kb = 0; kb < n_kb; ++kb) {
         const size_t b0 = kb * kc8, b1 = std::min(nb8, b0 + kc8);
         const bool last = b1 == nb8;
         for (size_t j = 0; j < np; j += kNP) {
-          const float* pw[kNP];
-          // Past the last pair, repeat it: computed, never stored.
-          for (int c = 0; c < kNP; ++c) pw[c] = panel + std::min(j + c, np - 1) * nb8 * 16;
-          for (size_t i = 0; i < mc; i += kMR) {
+          float* pw[kNP];
+          const E *ra[kNP], *rb[kNP];
+          // Past the last pair, repeat it (an odd nc repeats its last row):
+          // computed, never stored.
+          for (int c = 0; c < kNP; ++c) {
+            const size_t p = std::min(j + c, np - 1);
+            pw[c] = panel + p * nb8 * 16;
+            ra[c] = static_cast<const E*>(row_ptr(w, rows, n0 + 2 * p));
+            rb[c] = static_cast<const E*>(row_ptr(w, rows, n0 + std::min(2 * p + 1, nc - 1)));
+          }
+          // The rows the next first pass reads: the next 4 pairs of this
+          // block (same K range), else the next K block's first 4 pairs, else
+          // the next Nc block's; prefetched by this panel tile's M = 0 block.
+          const char* next[8];
+          Prefetch pf;
+          const size_t n_tiles = (mc + kMR - 1) / kMR;
+          size_t nn = n0 + 2 * (j + kNP), nk = b0;
+          if (j + kNP >= np) nn = kb + 1 < n_kb ? n0 : n0 + nc, nk = kb + 1 < n_kb ? b1 : 0;
+          if (m0 == 0 && nn < ne) {
+            const size_t nk1 = std::min(nb8, nk + kc8);
+            for (size_t r = 0; r < 8; ++r)
+              next[r] = static_cast<const char*>(row_ptr(w, rows, std::min(nn + r, ne - 1))) +
+                        nk * 8 * sizeof(E);
+            pf.rows = next;
+            pf.line1 = 8 * (((nk1 - nk) * 8 * sizeof(E) + 63) / 64);  // all lines, split below
+          }
+          const size_t lines = pf.line1;
+          for (size_t i = 0, t = 0; i < mc; i += kMR, ++t) {
             const size_t mr = std::min<size_t>(kMR, mc - i);
+            pf.line0 = lines * t / n_tiles;
+            pf.line1 = lines * (t + 1) / n_tiles;
             const float* xr[kMR];
             for (size_t r = 0; r < mr; ++r) xr[r] = x + (m0 + i + r) * ldx;
             PanelIO io;
@@ -324,14 +387,10 @@ void panel_range(const float* x, size_t ldx, size_t M, const Weight& w, const in
             io.o = Out{y + (m0 + i) * ldy + n0 + 2 * j, ldy, bias ? bias + n0 + 2 * j : nullptr,
                        std::min<size_t>(8, nc - 2 * j)};
             const size_t xt = last ? tail : 0;
-            switch (mr) {
-              case 6: panel_tile<6>(xr, pw, b0, b1, xt, io); break;
-              case 5: panel_tile<5>(xr, pw, b0, b1, xt, io); break;
-              case 4: panel_tile<4>(xr, pw, b0, b1, xt, io); break;
-              case 3: panel_tile<3>(xr, pw, b0, b1, xt, io); break;
-              case 2: panel_tile<2>(xr, pw, b0, b1, xt, io); break;
-              default: panel_tile<1>(xr, pw, b0, b1, xt, io); break;
-            }
+            if (m0 == 0 && i == 0)
+              panel_tile_mr<true, L>(mr, xr, pw, ra, rb, b0, b1, xt, io, pf);
+            else
+              panel_tile_mr<false, L>(mr, xr, pw, ra, rb, b0, b1, xt, io, pf);
           }
         }
       }
@@ -352,7 +411,11 @@ void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const in
   }
   // Grain 8: a thread's chunk is whole 4-pair tiles.
   pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    panel_range(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+    switch (w.type) {
+      case WType::F32: return panel_range<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::BF16: return panel_range<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::F16: return panel_range<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+    }
   }, 8);
 }
 
