@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "cloze/model.h"
 #include "kernels/exp_approx.h"
 #include "kernels/kernels_internal.h"
 
@@ -311,6 +312,46 @@ TEST(KernelRope, MatchesReference) {
   }
 }
 
+TEST(KernelRope, TablesMatchPerRowReference) {
+  // rope_table once + rope_apply (what the model does) equals ref::rope, which
+  // computes cos/sin for every row, in every set.
+  for (size_t hd : {8, 12, 64}) {
+    const size_t M = 6, H = 2, ld = H * hd + 1;
+    std::vector<float> inv(hd / 2);
+    for (size_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(1e6f, -2.0f * float(i) / float(hd));
+    std::vector<int32_t> pos = {0, 3, 3, 77, 1000, 32767};
+    auto a = rand_floats(M * ld, uint32_t(hd + 5));
+    auto b = a, c = a;
+    k::ref::rope(a.data(), ld, M, H, hd, pos.data(), inv.data());
+    std::vector<float> cs(M * hd);
+    k::rope_table(pos.data(), M, inv.data(), hd, cs.data());
+    k::ref::rope_apply(b.data(), ld, M, H, hd, cs.data());
+    EXPECT_TRUE(bitwise_equal(a.data(), ld, b.data(), ld, M, ld)) << "ref head_dim=" << hd;
+    if (!k::avx2_supported()) continue;
+    k::avx2::rope_apply(c.data(), ld, M, H, hd, cs.data());
+    EXPECT_TRUE(bitwise_equal(a.data(), ld, c.data(), ld, M, ld)) << "avx2 head_dim=" << hd;
+  }
+}
+
+TEST(KernelSumExp, MatchesReferenceAndDouble) {
+  NEED_AVX2();
+  for (size_t n : {0, 1, 7, 8, 15, 16, 17, 1023, 1024, 1025, 5000, 151936}) {
+    auto x = rand_floats(n, uint32_t(n + 3), -30.0f, 12.0f);
+    if (n > 2) x[n / 2] = -1e30f;  // exp underflows to 0
+    const float mr = k::ref::max_value(x.data(), n), ma = k::avx2::max_value(x.data(), n);
+    EXPECT_EQ(std::memcmp(&mr, &ma, 4), 0) << "max n=" << n;
+    double m = -INFINITY;
+    for (float v : x) m = std::max(m, double(v));
+    EXPECT_EQ(double(mr), m);
+    const float shift = n ? mr : 0.0f;
+    const double sr = k::ref::sum_exp(x.data(), n, shift), sa = k::avx2::sum_exp(x.data(), n, shift);
+    EXPECT_EQ(std::memcmp(&sr, &sa, 8), 0) << "sum_exp n=" << n << ": " << sr << " vs " << sa;
+    double exact = 0;
+    for (float v : x) exact += std::exp(double(v) - double(shift));
+    EXPECT_NEAR(sr, exact, 1e-6 * std::max(1.0, exact)) << "n=" << n;
+  }
+}
+
 TEST(KernelSiluMul, MatchesReference) {
   NEED_AVX2();
   for (size_t n : {1, 5, 8, 29, 4864, 200000}) {
@@ -437,4 +478,55 @@ TEST(KernelAttention, SplitAndThreadInvariance) {
       EXPECT_TRUE(bitwise_equal(all.data(), H * hd, out.data(), H * hd, L, H * hd))
           << "threads=" << threads << " chunk=" << chunk;
     }
+}
+
+// The whole forward under every kernel set the CPU has: logits (all positions,
+// a batch of two items, one on a shared prefix) and the streamed logsumexp
+// must be bitwise equal to the reference set's.
+TEST(KernelSets, ModelForwardBitwiseEverySet) {
+  struct Run {
+    std::vector<float> logits, rows, lse;
+  };
+  auto run = [](const std::string& name) {
+    auto m = cloze::Model::load(std::string(CLOZE_FIXTURES) + "/models/" + name, {.threads = 2});
+    const size_t V = m->config().vocab_size;
+    std::vector<int32_t> a(37), b(9), prefix(11);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = int32_t((i * 37 + 5) % V);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = int32_t((i * 11 + 1) % V);
+    for (size_t i = 0; i < prefix.size(); ++i) prefix[i] = int32_t((i * 5 + 3) % V);
+    auto parent = std::make_shared<cloze::KVCache>(*m);
+    cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
+    m->forward({&ip, 1});
+    cloze::KVCache ca(*m), cb(*m, parent);
+    cloze::ForwardItem items[] = {{&ca, a, cloze::Outputs::All}, {&cb, b, cloze::Outputs::All}};
+    Run r;
+    for (auto& res : m->forward(items)) r.logits.insert(r.logits.end(), res.logits.begin(), res.logits.end());
+    cloze::KVCache cc(*m, parent);
+    const std::vector<int32_t> rows = {3, int32_t(V - 1), 0};
+    cloze::ForwardItem ic{&cc, a, cloze::Outputs::All};
+    auto res = m->forward({&ic, 1}, {.rows = rows, .logsumexp = true})[0];
+    r.rows = res.logits;
+    r.lse = res.lse;
+    return r;
+  };
+  for (const char* name : {"qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
+                           "qwen3-tied-bf16-hd32"}) {
+    k::force_reference(true);
+    const Run ref = run(name);
+    for (k::KernelSet set : {k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+      if (!k::supported(set)) continue;
+      k::force_kernels(set);
+      const Run got = run(name);
+      ASSERT_EQ(ref.logits.size(), got.logits.size());
+      ASSERT_EQ(ref.rows.size(), got.rows.size());
+      ASSERT_EQ(ref.lse.size(), got.lse.size());
+      EXPECT_TRUE(bitwise_equal(ref.logits.data(), 0, got.logits.data(), 0, 1, ref.logits.size()))
+          << name << " " << k::kernel_set() << " logits";
+      EXPECT_TRUE(bitwise_equal(ref.rows.data(), 0, got.rows.data(), 0, 1, ref.rows.size()))
+          << name << " " << k::kernel_set() << " rows";
+      EXPECT_TRUE(bitwise_equal(ref.lse.data(), 0, got.lse.data(), 0, 1, ref.lse.size()))
+          << name << " " << k::kernel_set() << " lse";
+    }
+  }
+  k::force_reference(false);
 }

@@ -337,10 +337,13 @@ void panel_range(const float* x, size_t ldx, size_t M, const Weight& w, const in
   // K blocks, in 8-blocks: one when short, else about kKc / 8 each.
   const size_t n_kb = K <= kKcMax ? 1 : (K + kKc - 1) / kKc;
   const size_t kc8 = (nb8 + n_kb - 1) / n_kb;
-  float* panel = panel_buf.floats(kNc / 2 * nb8 * 16);
+  // (Fewer weight rows per block for long K, to fit panel and x block in L2
+  // together, measured slower: x is then re-read from L3 more often.)
+  const size_t Nc = kNc;
+  float* panel = panel_buf.floats(Nc / 2 * nb8 * 16);
   float* state = n_kb == 1 ? nullptr : state_buf.floats(kMc * kNc * 8);
-  for (size_t n0 = nb; n0 < ne; n0 += kNc) {
-    const size_t nc = std::min(kNc, ne - n0), np = (nc + 1) / 2;
+  for (size_t n0 = nb; n0 < ne; n0 += Nc) {
+    const size_t nc = std::min(Nc, ne - n0), np = (nc + 1) / 2;
     for (size_t m0 = 0; m0 < M; m0 += kMc) {
       const size_t mc = std::min(kMc, M - m0);
       for (size_t kb = 0; kb < n_kb; ++kb) {
