@@ -122,13 +122,13 @@ struct MMCase {
 // Awkward sizes: K not a multiple of 8 or 16, K past the blocking thresholds
 // (AVX2 1280/1024, AVX-512 1280/640), N not a multiple of the 4/6/8/16-row
 // tiles or odd (AVX-512 row pairs), M across the direct (<= 4) and panel
-// paths and the 3- and 6-row tiles and 48-row block edges.
+// paths, the 3- and 6-row tiles, 48-row block and 240/288-row x block edges.
 const MMCase kCases[] = {{1, 1, 1},      {1, 9, 7},      {2, 13, 8},     {3, 7, 13},
                          {4, 70, 33},    {5, 67, 100},   {17, 5, 64},    {1, 130, 1100},
                          {2, 61, 2053},  {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
                          {4, 256, 896},  {16, 128, 896}, {6, 9, 17},     {7, 17, 1281},
                          {13, 33, 640},  {12, 8, 8},     {1, 17, 4864},  {3, 31, 15},
-                         {97, 15, 4864}, {20, 65, 1919}};
+                         {97, 15, 4864}, {20, 65, 1919}, {300, 20, 896}, {250, 9, 4864}};
 
 }  // namespace
 

@@ -226,6 +226,11 @@ constexpr size_t kNc = 64;
 constexpr size_t kMc = 48;
 constexpr size_t kKcMax = 1280;
 constexpr size_t kKc = 640;
+// x rows per pass over the weights (see matmul_impl): about 1 MB of x, at
+// least 240 rows (fewer re-reads the weights from DRAM too often: -15% on
+// down_proj at 48 or 96 rows).
+constexpr size_t kXBlockBytes = size_t(1) << 20;
+constexpr size_t kMinXBlockRows = 240;
 constexpr size_t kStLd = kNc / 2;  // saved accumulators: [kMc][kNc / 2] of 16 floats
 
 // Where a panel tile's accumulators come from and go to.
@@ -413,11 +418,21 @@ void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const in
     return;
   }
   // Grain 8: a thread's chunk is whole 4-pair tiles.
+  // Rows of x per pass over the weights: as many as fit in about 1 MB of L2
+  // next to the panel, so each weight block's passes read x from L2 instead of
+  // streaming all of a large batch (a 4096-token classification batch is
+  // 15 MB at K = 896) from L3 once per weight block.
+  const size_t ms = std::max<size_t>(kMinXBlockRows, kXBlockBytes / (w.cols * 4) / kMc * kMc);
   pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    switch (w.type) {
-      case WType::F32: return panel_range<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::BF16: return panel_range<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::F16: return panel_range<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+    for (size_t m0 = 0; m0 < M; m0 += ms) {
+      const float* xs = x + m0 * ldx;
+      float* ys = y + m0 * ldy;
+      const size_t mn = std::min(ms, M - m0);
+      switch (w.type) {
+        case WType::F32: panel_range<LoadF32>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
+        case WType::BF16: panel_range<LoadBF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
+        case WType::F16: panel_range<LoadF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
+      }
     }
   }, 8);
 }
