@@ -10,13 +10,17 @@
 // skipped); CLOZE_KERNELS=ref|avx2|avx512 picks it for the Prefill benchmarks.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "cloze/model.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_internal.h"
 
@@ -219,6 +223,95 @@ void BM_PrefillLayer(benchmark::State& state) {
   state.SetLabel(k::kernel_set());
 }
 BENCHMARK(BM_PrefillLayer)->Arg(16)->Arg(128)->Arg(512)->ArgName("M")->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+
+// ---- whole model (CLOZE_BENCH_MODEL=<model dir>, e.g. a Qwen2-0.5B) ------
+//
+// The reported time is the CPU time of the calling thread (thread 0 of the
+// pool, which also runs everything serial). On a machine with a free core per
+// thread that is about the wall time, and unlike wall time it does not
+// stretch when other processes take the cores: the figure to compare across
+// runs on a shared machine. "process_cpu_ms" is the CPU time summed over all
+// threads (equal to the 1-thread time when the split costs nothing).
+
+double thread_cpu() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+double process_cpu() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+
+cloze::Model* bench_model(size_t threads) {
+  static std::map<size_t, std::unique_ptr<cloze::Model>> models;
+  const char* dir = std::getenv("CLOZE_BENCH_MODEL");
+  if (!dir) return nullptr;
+  auto& m = models[threads];
+  if (!m) m = cloze::Model::load(dir, {.threads = threads});
+  return m.get();
+}
+
+std::vector<int32_t> bench_ids(size_t n, size_t vocab) {
+  std::mt19937 gen{uint32_t(n)};
+  std::vector<int32_t> ids(n);
+  for (auto& id : ids) id = int32_t(gen() % std::min<size_t>(vocab, 100000));
+  return ids;
+}
+
+// Prefill of T tokens on an empty cache, the logit of one row at the last
+// position (as `cloze bench` does). args: T, threads.
+void BM_ModelPrefill(benchmark::State& state) {
+  cloze::Model* m = bench_model(size_t(state.range(1)));
+  if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
+  const size_t T = size_t(state.range(0));
+  auto ids = bench_ids(T, m->config().vocab_size);
+  const int32_t row = 0;
+  double proc = 0;
+  for (auto _ : state) {
+    cloze::KVCache cache(*m);
+    cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
+    const double t0 = thread_cpu(), p0 = process_cpu();
+    m->forward({&item, 1}, {.rows = {&row, 1}});
+    state.SetIterationTime(thread_cpu() - t0);
+    proc += process_cpu() - p0;
+  }
+  state.counters["tokens/s"] = benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["process_cpu_ms"] = 1e3 * proc / double(state.iterations());
+  state.SetLabel(k::kernel_set());
+}
+BENCHMARK(BM_ModelPrefill)
+    ->ArgsProduct({{16, 128, 512}, {1, 2}})
+    ->ArgNames({"T", "threads"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// One decode step against a 16-token cache, full 151936-row lm_head.
+// args: threads.
+void BM_ModelDecode(benchmark::State& state) {
+  cloze::Model* m = bench_model(size_t(state.range(0)));
+  if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
+  auto ids = bench_ids(16, m->config().vocab_size);
+  cloze::KVCache cache(*m);
+  cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
+  m->forward({&item, 1});
+  int32_t next = ids.back();
+  double proc = 0;
+  for (auto _ : state) {
+    if (cache.size() > 1000) cache.truncate(16);
+    cloze::ForwardItem step{&cache, {&next, 1}, cloze::Outputs::Last};
+    const double t0 = thread_cpu(), p0 = process_cpu();
+    auto r = m->forward({&step, 1});
+    state.SetIterationTime(thread_cpu() - t0);
+    proc += process_cpu() - p0;
+    next = int32_t(std::max_element(r[0].logits.begin(), r[0].logits.end()) - r[0].logits.begin());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["process_cpu_ms"] = 1e3 * proc / double(state.iterations());
+  state.SetLabel(k::kernel_set());
+}
+BENCHMARK(BM_ModelDecode)->Arg(1)->Arg(2)->ArgName("threads")->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
