@@ -1,17 +1,28 @@
 // Kernel throughput on Qwen2-0.5B shapes (hidden 896, 14/2 heads of 64, MLP
-// 4864, BF16 weights, f32 activations), and a 24-layer prefill estimate.
-//   cloze_bench_kernels --benchmark_filter=Prefill --benchmark_repetitions=5
-// CLOZE_KERNELS=ref runs the scalar reference instead.
+// 4864, vocabulary 151936, BF16 weights, f32 activations), and a 24-layer
+// prefill estimate.
+//   cloze_bench_kernels --benchmark_filter=Matmul --benchmark_repetitions=5
+// Times are process CPU time (MeasureProcessCPUTime): the machines this runs
+// on are shared, and CPU time is what stays comparable under load. With
+// threads=2 the CPU time is the sum over both threads, so GFLOP/s there is per
+// core-second; the wall-clock speedup needs an idle machine.
+// The kernel set is an argument (1 = avx2, 2 = avx512; sets the CPU lacks are
+// skipped); CLOZE_KERNELS=ref|avx2|avx512 picks it for the Prefill benchmarks.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "cloze/model.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
 
 namespace k = cloze::kernels;
 
@@ -59,28 +70,46 @@ struct Shape {
 const Shape kShapes[] = {{"q_proj/o_proj", kHidden, kHidden},
                          {"k_proj/v_proj", kKVHeads * kHeadDim, kHidden},
                          {"gate_proj/up_proj", kInter, kHidden},
-                         {"down_proj", kHidden, kInter}};
+                         {"down_proj", kHidden, kInter},
+                         {"lm_head", 151936, kHidden}};
 
-// args: shape index, M, threads.
+using MatmulFn = decltype(&k::ref::matmul);
+// 1: avx2, 2: avx512 (null when the CPU lacks it).
+MatmulFn matmul_of(int64_t set, const char** name) {
+  if (set == 2 && k::avx512_supported()) return *name = "avx512", k::avx512::matmul;
+  if (set == 1 && k::avx2_supported()) return *name = "avx2", k::avx2::matmul;
+  return nullptr;
+}
+
+// args: shape index, M, threads, kernel set. The lm_head (272 MB) is far
+// larger than any cache, so M = 1 there is the decode memory-bandwidth figure.
 void BM_Matmul(benchmark::State& state) {
   const Shape& s = kShapes[state.range(0)];
   const size_t M = size_t(state.range(1)), threads = size_t(state.range(2));
-  BWeight w(s.N, s.K, 1);
+  const char* set = "";
+  MatmulFn mm = matmul_of(state.range(3), &set);
+  if (!mm) return state.SkipWithError("kernel set not supported on this CPU");
+  static std::map<int64_t, std::unique_ptr<BWeight>> weights;  // built once per shape
+  auto& w = weights[state.range(0)];
+  if (!w) w = std::make_unique<BWeight>(s.N, s.K, 1);
   auto x = rand_floats(M * s.K, 2);
   std::vector<float> y(M * s.N);
   auto& p = pool(threads);
   for (auto _ : state) {
-    k::matmul(x.data(), s.K, M, w.w, nullptr, y.data(), s.N, p);
+    mm(x.data(), s.K, M, w->w, nullptr, y.data(), s.N, p);
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetLabel(std::string(s.name) + " " + k::kernel_set());
+  state.SetLabel(std::string(s.name) + " " + set);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * double(M * s.N * s.K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * double(s.N * s.K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Matmul)
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 128, 512}, {1, 2}})
-    ->ArgNames({"shape", "M", "threads"})
-    ->UseRealTime()
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 128, 512}, {1, 2}, {1, 2}})
+    ->ArgsProduct({{4}, {1, 16}, {1, 2}, {1, 2}})
+    ->ArgNames({"shape", "M", "threads", "set"})
+    ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMicrosecond);
 
 // Causal GQA self-attention of T new tokens on an empty cache. args: T, threads.
@@ -103,7 +132,7 @@ void BM_Attention(benchmark::State& state) {
 BENCHMARK(BM_Attention)
     ->ArgsProduct({{128, 512}, {1, 2}})
     ->ArgNames({"T", "threads"})
-    ->UseRealTime()
+    ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMicrosecond);
 
 // The weights of a few distinct layers, used in turn, so each iteration
@@ -153,7 +182,7 @@ void BM_PrefillMatmuls(benchmark::State& state) {
       benchmark::Counter(double(M) / kLayers, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(k::kernel_set());
 }
-BENCHMARK(BM_PrefillMatmuls)->Arg(16)->Arg(128)->Arg(512)->ArgName("M")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PrefillMatmuls)->Arg(16)->Arg(128)->Arg(512)->ArgName("M")->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
 
 // A whole layer: norms, q/k/v with bias, rope, attention over the M tokens,
 // o_proj, residuals, SwiGLU MLP. tokens/s = M / (24 * layer time). args: M.
@@ -193,7 +222,96 @@ void BM_PrefillLayer(benchmark::State& state) {
       benchmark::Counter(double(M) / kLayers, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(k::kernel_set());
 }
-BENCHMARK(BM_PrefillLayer)->Arg(16)->Arg(128)->Arg(512)->ArgName("M")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PrefillLayer)->Arg(16)->Arg(128)->Arg(512)->ArgName("M")->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+
+// ---- whole model (CLOZE_BENCH_MODEL=<model dir>, e.g. a Qwen2-0.5B) ------
+//
+// The reported time is the CPU time of the calling thread (thread 0 of the
+// pool, which also runs everything serial). On a machine with a free core per
+// thread that is about the wall time, and unlike wall time it does not
+// stretch when other processes take the cores: the figure to compare across
+// runs on a shared machine. "process_cpu_ms" is the CPU time summed over all
+// threads (equal to the 1-thread time when the split costs nothing).
+
+double thread_cpu() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+double process_cpu() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+
+cloze::Model* bench_model(size_t threads) {
+  static std::map<size_t, std::unique_ptr<cloze::Model>> models;
+  const char* dir = std::getenv("CLOZE_BENCH_MODEL");
+  if (!dir) return nullptr;
+  auto& m = models[threads];
+  if (!m) m = cloze::Model::load(dir, {.threads = threads});
+  return m.get();
+}
+
+std::vector<int32_t> bench_ids(size_t n, size_t vocab) {
+  std::mt19937 gen{uint32_t(n)};
+  std::vector<int32_t> ids(n);
+  for (auto& id : ids) id = int32_t(gen() % std::min<size_t>(vocab, 100000));
+  return ids;
+}
+
+// Prefill of T tokens on an empty cache, the logit of one row at the last
+// position (as `cloze bench` does). args: T, threads.
+void BM_ModelPrefill(benchmark::State& state) {
+  cloze::Model* m = bench_model(size_t(state.range(1)));
+  if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
+  const size_t T = size_t(state.range(0));
+  auto ids = bench_ids(T, m->config().vocab_size);
+  const int32_t row = 0;
+  double proc = 0;
+  for (auto _ : state) {
+    cloze::KVCache cache(*m);
+    cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
+    const double t0 = thread_cpu(), p0 = process_cpu();
+    m->forward({&item, 1}, {.rows = {&row, 1}});
+    state.SetIterationTime(thread_cpu() - t0);
+    proc += process_cpu() - p0;
+  }
+  state.counters["tokens/s"] = benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["process_cpu_ms"] = 1e3 * proc / double(state.iterations());
+  state.SetLabel(k::kernel_set());
+}
+BENCHMARK(BM_ModelPrefill)
+    ->ArgsProduct({{16, 128, 512}, {1, 2}})
+    ->ArgNames({"T", "threads"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// One decode step against a 16-token cache, full 151936-row lm_head.
+// args: threads.
+void BM_ModelDecode(benchmark::State& state) {
+  cloze::Model* m = bench_model(size_t(state.range(0)));
+  if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
+  auto ids = bench_ids(16, m->config().vocab_size);
+  cloze::KVCache cache(*m);
+  cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
+  m->forward({&item, 1});
+  int32_t next = ids.back();
+  double proc = 0;
+  for (auto _ : state) {
+    if (cache.size() > 1000) cache.truncate(16);
+    cloze::ForwardItem step{&cache, {&next, 1}, cloze::Outputs::Last};
+    const double t0 = thread_cpu(), p0 = process_cpu();
+    auto r = m->forward({&step, 1});
+    state.SetIterationTime(thread_cpu() - t0);
+    proc += process_cpu() - p0;
+    next = int32_t(std::max_element(r[0].logits.begin(), r[0].logits.end()) - r[0].logits.begin());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["process_cpu_ms"] = 1e3 * proc / double(state.iterations());
+  state.SetLabel(k::kernel_set());
+}
+BENCHMARK(BM_ModelDecode)->Arg(1)->Arg(2)->ArgName("threads")->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "cloze/model.h"
 #include "kernels/exp_approx.h"
 #include "kernels/kernels_internal.h"
 
@@ -18,6 +19,21 @@ namespace {
 
 #define NEED_AVX2() \
   if (!k::avx2_supported()) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C"
+
+// Every optimized matmul this CPU can run, each checked against ref::.
+struct MatmulSet {
+  const char* name;
+  decltype(&k::ref::matmul) matmul;
+  decltype(&k::ref::matmul_rows) matmul_rows;
+};
+std::vector<MatmulSet> fast_matmuls() {
+  std::vector<MatmulSet> s;
+  if (k::avx2_supported()) s.push_back({"avx2", k::avx2::matmul, k::avx2::matmul_rows});
+  if (k::avx512_supported()) s.push_back({"avx512", k::avx512::matmul, k::avx512::matmul_rows});
+  return s;
+}
+#define NEED_FAST_MATMUL() \
+  if (fast_matmuls().empty()) GTEST_SKIP() << "no optimized matmul on this CPU"
 
 std::vector<float> rand_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
@@ -103,13 +119,16 @@ struct MMCase {
   size_t M, N, K;
 };
 
-// Awkward sizes: K not a multiple of 8 or 16, K past the blocking threshold
-// (1024), N not a multiple of the 4/6/8-row tiles, M across the direct (<= 4)
-// and panel paths and the 3-row tile and 48-row block edges.
-const MMCase kCases[] = {{1, 1, 1},     {1, 9, 7},      {2, 13, 8},    {3, 7, 13},
-                         {4, 70, 33},   {5, 67, 100},   {17, 5, 64},   {1, 130, 1100},
-                         {2, 61, 2053}, {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
-                         {4, 256, 896}, {16, 128, 896}};
+// Awkward sizes: K not a multiple of 8 or 16, K past the blocking thresholds
+// (AVX2 1280/1024, AVX-512 1280/640), N not a multiple of the 4/6/8/16-row
+// tiles or odd (AVX-512 row pairs), M across the direct (<= 4) and panel
+// paths, the 3- and 6-row tiles, 48-row block and 240/288-row x block edges.
+const MMCase kCases[] = {{1, 1, 1},      {1, 9, 7},      {2, 13, 8},     {3, 7, 13},
+                         {4, 70, 33},    {5, 67, 100},   {17, 5, 64},    {1, 130, 1100},
+                         {2, 61, 2053},  {49, 70, 1030}, {130, 130, 96}, {50, 131, 2053},
+                         {4, 256, 896},  {16, 128, 896}, {6, 9, 17},     {7, 17, 1281},
+                         {13, 33, 640},  {12, 8, 8},     {1, 17, 4864},  {3, 31, 15},
+                         {97, 15, 4864}, {20, 65, 1919}, {300, 20, 896}, {250, 9, 4864}};
 
 }  // namespace
 
@@ -117,7 +136,14 @@ TEST(KernelDispatch, ForceReferenceSwitchesSet) {
   k::force_reference(true);
   EXPECT_STREQ(k::kernel_set(), "ref");
   k::force_reference(false);
-  EXPECT_STREQ(k::kernel_set(), k::avx2_supported() ? "avx2" : "ref");
+  EXPECT_STREQ(k::kernel_set(), k::avx512_supported() ? "avx512"
+                                : k::avx2_supported() ? "avx2"
+                                                      : "ref");
+  // A set the CPU lacks falls back to the best one below it.
+  k::KernelSet got = k::force_kernels(k::KernelSet::Avx2);
+  EXPECT_EQ(got, k::avx2_supported() ? k::KernelSet::Avx2 : k::KernelSet::Ref);
+  EXPECT_TRUE(k::supported(got));
+  k::force_reference(false);
 }
 
 TEST(KernelExp, CloseToLibm) {
@@ -133,8 +159,9 @@ TEST(KernelExp, CloseToLibm) {
 }
 
 TEST(KernelMatmul, MatchesReferenceAllTypes) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls()) {
   uint32_t seed = 1;
   for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
     for (const MMCase& c : kCases)
@@ -146,19 +173,21 @@ TEST(KernelMatmul, MatchesReferenceAllTypes) {
         std::vector<float> y_ref(c.M * ldy, -7.0f), y_opt(c.M * ldy, -7.0f);
         const float* b = with_bias ? bias.data() : nullptr;
         k::ref::matmul(x.data(), ldx, c.M, tw.w, b, y_ref.data(), ldy, pool);
-        k::avx2::matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
+        set.matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), ldy, y_opt.data(), ldy, c.M, c.N))
-            << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
+            << set.name << " " << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
             << " bias=" << with_bias;
         // The padding between rows is never written.
         for (size_t m = 0; m < c.M; ++m)
-          for (size_t n = c.N; n < ldy; ++n) ASSERT_EQ(y_opt[m * ldy + n], -7.0f);
+          for (size_t n = c.N; n < ldy; ++n) ASSERT_EQ(y_opt[m * ldy + n], -7.0f) << set.name;
       }
+  }
 }
 
 TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls())
   for (k::WType t : {k::WType::F32, k::WType::F16, k::WType::BF16})
     for (size_t M : {1, 3, 7, 60})
       for (size_t K : {13, 896}) {
@@ -169,48 +198,51 @@ TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
         const size_t R = rows.size();
         std::vector<float> y_ref(M * R), y_opt(M * R), y_full(M * N);
         k::ref::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_ref.data(), R, pool);
-        k::avx2::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
+        set.matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), R, y_opt.data(), R, M, R))
-            << type_name(t) << " M=" << M << " K=" << K;
+            << set.name << " " << type_name(t) << " M=" << M << " K=" << K;
         // Same values as the matching columns of the full product.
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_full.data(), N, pool);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y_full.data(), N, pool);
         for (size_t j = 0; j < R; ++j)
           EXPECT_TRUE(bitwise_equal(y_full.data() + rows[j], N, y_opt.data() + j, R, M, 1))
-              << type_name(t) << " row " << rows[j];
+              << set.name << " " << type_name(t) << " row " << rows[j];
       }
 }
 
 TEST(KernelMatmul, BatchInvariance) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
   ThreadPool pool(2);
+  for (const MatmulSet& set : fast_matmuls())
   for (k::WType t : {k::WType::F32, k::WType::BF16})
     for (size_t K : {896, 2053}) {
       const size_t M = 130, N = 70;
       auto tw = make_weight(t, N, K, 21);
       auto x = rand_floats(M * K, 22);
       std::vector<float> y_all(M * N);
-      k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y_all.data(), N, pool);
-      // The same rows computed alone, and in sub-batches of every size 2..9
-      // starting at every offset modulo the 3-row tile.
+      set.matmul(x.data(), K, M, tw.w, nullptr, y_all.data(), N, pool);
+      // The same rows computed alone, and in sub-batches of every size 2..13
+      // starting at every offset modulo the 6-row tile.
       for (size_t m = 0; m < M; m += 7) {
         std::vector<float> y1(N);
-        k::avx2::matmul(x.data() + m * K, K, 1, tw.w, nullptr, y1.data(), N, pool);
+        set.matmul(x.data() + m * K, K, 1, tw.w, nullptr, y1.data(), N, pool);
         ASSERT_TRUE(bitwise_equal(y_all.data() + m * N, N, y1.data(), N, 1, N))
-            << type_name(t) << " K=" << K << " row " << m << " alone";
+            << set.name << " " << type_name(t) << " K=" << K << " row " << m << " alone";
       }
-      for (size_t len = 2; len <= 9; ++len)
-        for (size_t off = 0; off < 3; ++off) {
+      for (size_t len = 2; len <= 13; ++len)
+        for (size_t off = 0; off < 6; ++off) {
           size_t m0 = 40 + off;
           std::vector<float> yb(len * N);
-          k::avx2::matmul(x.data() + m0 * K, K, len, tw.w, nullptr, yb.data(), N, pool);
+          set.matmul(x.data() + m0 * K, K, len, tw.w, nullptr, yb.data(), N, pool);
           ASSERT_TRUE(bitwise_equal(y_all.data() + m0 * N, N, yb.data(), N, len, N))
-              << type_name(t) << " K=" << K << " batch of " << len << " at " << m0;
+              << set.name << " " << type_name(t) << " K=" << K << " batch of " << len << " at "
+              << m0;
         }
     }
 }
 
 TEST(KernelMatmul, ThreadCountInvariance) {
-  NEED_AVX2();
+  NEED_FAST_MATMUL();
+  for (const MatmulSet& set : fast_matmuls())
   for (size_t M : {1, 3, 40})
     for (k::WType t : {k::WType::F16, k::WType::BF16}) {
       const size_t N = 203, K = 1100;
@@ -219,19 +251,19 @@ TEST(KernelMatmul, ThreadCountInvariance) {
       std::vector<float> y1(M * N);
       {
         ThreadPool p1(1);
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y1.data(), N, p1);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y1.data(), N, p1);
       }
       for (size_t threads : {2, 3}) {
         ThreadPool p(threads);
         std::vector<float> y(M * N);
-        k::avx2::matmul(x.data(), K, M, tw.w, nullptr, y.data(), N, p);
+        set.matmul(x.data(), K, M, tw.w, nullptr, y.data(), N, p);
         EXPECT_TRUE(bitwise_equal(y1.data(), N, y.data(), N, M, N))
-            << type_name(t) << " M=" << M << " threads=" << threads;
+            << set.name << " " << type_name(t) << " M=" << M << " threads=" << threads;
       }
     }
 }
 
-TEST(KernelMatmul, PublicEntryMatchesBothPaths) {
+TEST(KernelMatmul, PublicEntryMatchesEverySet) {
   ThreadPool pool(2);
   const size_t M = 6, N = 19, K = 45;
   auto tw = make_weight(k::WType::BF16, N, K, 41);
@@ -239,9 +271,13 @@ TEST(KernelMatmul, PublicEntryMatchesBothPaths) {
   std::vector<float> ya(M * N), yb(M * N);
   k::force_reference(true);
   k::matmul(x.data(), K, M, tw.w, nullptr, ya.data(), N, pool);
+  for (k::KernelSet s : {k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+    if (!k::supported(s)) continue;
+    ASSERT_EQ(k::force_kernels(s), s);
+    k::matmul(x.data(), K, M, tw.w, nullptr, yb.data(), N, pool);
+    EXPECT_TRUE(bitwise_equal(ya.data(), N, yb.data(), N, M, N)) << k::kernel_set();
+  }
   k::force_reference(false);
-  k::matmul(x.data(), K, M, tw.w, nullptr, yb.data(), N, pool);
-  EXPECT_TRUE(bitwise_equal(ya.data(), N, yb.data(), N, M, N));
 }
 
 TEST(KernelRmsnorm, MatchesReference) {
@@ -273,6 +309,46 @@ TEST(KernelRope, MatchesReference) {
     k::ref::rope(a.data(), ld, M, H, hd, pos.data(), inv.data());
     k::avx2::rope(b.data(), ld, M, H, hd, pos.data(), inv.data());
     EXPECT_TRUE(bitwise_equal(a.data(), ld, b.data(), ld, M, ld)) << "head_dim=" << hd;
+  }
+}
+
+TEST(KernelRope, TablesMatchPerRowReference) {
+  // rope_table once + rope_apply (what the model does) equals ref::rope, which
+  // computes cos/sin for every row, in every set.
+  for (size_t hd : {8, 12, 64}) {
+    const size_t M = 6, H = 2, ld = H * hd + 1;
+    std::vector<float> inv(hd / 2);
+    for (size_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(1e6f, -2.0f * float(i) / float(hd));
+    std::vector<int32_t> pos = {0, 3, 3, 77, 1000, 32767};
+    auto a = rand_floats(M * ld, uint32_t(hd + 5));
+    auto b = a, c = a;
+    k::ref::rope(a.data(), ld, M, H, hd, pos.data(), inv.data());
+    std::vector<float> cs(M * hd);
+    k::rope_table(pos.data(), M, inv.data(), hd, cs.data());
+    k::ref::rope_apply(b.data(), ld, M, H, hd, cs.data());
+    EXPECT_TRUE(bitwise_equal(a.data(), ld, b.data(), ld, M, ld)) << "ref head_dim=" << hd;
+    if (!k::avx2_supported()) continue;
+    k::avx2::rope_apply(c.data(), ld, M, H, hd, cs.data());
+    EXPECT_TRUE(bitwise_equal(a.data(), ld, c.data(), ld, M, ld)) << "avx2 head_dim=" << hd;
+  }
+}
+
+TEST(KernelSumExp, MatchesReferenceAndDouble) {
+  NEED_AVX2();
+  for (size_t n : {0, 1, 7, 8, 15, 16, 17, 1023, 1024, 1025, 5000, 151936}) {
+    auto x = rand_floats(n, uint32_t(n + 3), -30.0f, 12.0f);
+    if (n > 2) x[n / 2] = -1e30f;  // exp underflows to 0
+    const float mr = k::ref::max_value(x.data(), n), ma = k::avx2::max_value(x.data(), n);
+    EXPECT_EQ(std::memcmp(&mr, &ma, 4), 0) << "max n=" << n;
+    double m = -INFINITY;
+    for (float v : x) m = std::max(m, double(v));
+    EXPECT_EQ(double(mr), m);
+    const float shift = n ? mr : 0.0f;
+    const double sr = k::ref::sum_exp(x.data(), n, shift), sa = k::avx2::sum_exp(x.data(), n, shift);
+    EXPECT_EQ(std::memcmp(&sr, &sa, 8), 0) << "sum_exp n=" << n << ": " << sr << " vs " << sa;
+    double exact = 0;
+    for (float v : x) exact += std::exp(double(v) - double(shift));
+    EXPECT_NEAR(sr, exact, 1e-6 * std::max(1.0, exact)) << "n=" << n;
   }
 }
 
@@ -402,4 +478,55 @@ TEST(KernelAttention, SplitAndThreadInvariance) {
       EXPECT_TRUE(bitwise_equal(all.data(), H * hd, out.data(), H * hd, L, H * hd))
           << "threads=" << threads << " chunk=" << chunk;
     }
+}
+
+// The whole forward under every kernel set the CPU has: logits (all positions,
+// a batch of two items, one on a shared prefix) and the streamed logsumexp
+// must be bitwise equal to the reference set's.
+TEST(KernelSets, ModelForwardBitwiseEverySet) {
+  struct Run {
+    std::vector<float> logits, rows, lse;
+  };
+  auto run = [](const std::string& name) {
+    auto m = cloze::Model::load(std::string(CLOZE_FIXTURES) + "/models/" + name, {.threads = 2});
+    const size_t V = m->config().vocab_size;
+    std::vector<int32_t> a(37), b(9), prefix(11);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = int32_t((i * 37 + 5) % V);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = int32_t((i * 11 + 1) % V);
+    for (size_t i = 0; i < prefix.size(); ++i) prefix[i] = int32_t((i * 5 + 3) % V);
+    auto parent = std::make_shared<cloze::KVCache>(*m);
+    cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
+    m->forward({&ip, 1});
+    cloze::KVCache ca(*m), cb(*m, parent);
+    cloze::ForwardItem items[] = {{&ca, a, cloze::Outputs::All}, {&cb, b, cloze::Outputs::All}};
+    Run r;
+    for (auto& res : m->forward(items)) r.logits.insert(r.logits.end(), res.logits.begin(), res.logits.end());
+    cloze::KVCache cc(*m, parent);
+    const std::vector<int32_t> rows = {3, int32_t(V - 1), 0};
+    cloze::ForwardItem ic{&cc, a, cloze::Outputs::All};
+    auto res = m->forward({&ic, 1}, {.rows = rows, .logsumexp = true})[0];
+    r.rows = res.logits;
+    r.lse = res.lse;
+    return r;
+  };
+  for (const char* name : {"qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
+                           "qwen3-tied-bf16-hd32"}) {
+    k::force_reference(true);
+    const Run ref = run(name);
+    for (k::KernelSet set : {k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+      if (!k::supported(set)) continue;
+      k::force_kernels(set);
+      const Run got = run(name);
+      ASSERT_EQ(ref.logits.size(), got.logits.size());
+      ASSERT_EQ(ref.rows.size(), got.rows.size());
+      ASSERT_EQ(ref.lse.size(), got.lse.size());
+      EXPECT_TRUE(bitwise_equal(ref.logits.data(), 0, got.logits.data(), 0, 1, ref.logits.size()))
+          << name << " " << k::kernel_set() << " logits";
+      EXPECT_TRUE(bitwise_equal(ref.rows.data(), 0, got.rows.data(), 0, 1, ref.rows.size()))
+          << name << " " << k::kernel_set() << " rows";
+      EXPECT_TRUE(bitwise_equal(ref.lse.data(), 0, got.lse.data(), 0, 1, ref.lse.size()))
+          << name << " " << k::kernel_set() << " lse";
+    }
+  }
+  k::force_reference(false);
 }

@@ -1,6 +1,7 @@
-// Picks the kernel set once: AVX2+FMA+F16C when the CPU has all three (and
-// CLOZE_KERNELS is not "ref"), else the portable reference. Both sets give
-// bitwise identical results, so the choice only changes speed.
+// Picks the kernel set once: AVX-512 when the CPU has F/BW/VL/DQ (plus the
+// AVX2 requirements), else AVX2+FMA+F16C, else the portable reference;
+// CLOZE_KERNELS=ref|avx2|avx512 overrides at start-up. All sets give bitwise
+// identical results, so the choice only changes speed.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -20,18 +21,36 @@ bool cpu_has_avx2() {
 #endif
 }
 
-bool initial_choice() {
-  const char* env = std::getenv("CLOZE_KERNELS");
-  if (env && std::strcmp(env, "ref") == 0) return false;
-  return cpu_has_avx2();
+bool cpu_has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
 }
 
-std::atomic<bool>& use_avx2_flag() {
-  static std::atomic<bool> flag{initial_choice()};
+KernelSet best_below(KernelSet s) {
+  if (s == KernelSet::Avx512 && !avx512_supported()) s = KernelSet::Avx2;
+  if (s == KernelSet::Avx2 && !avx2_supported()) s = KernelSet::Ref;
+  return s;
+}
+
+KernelSet initial_choice() {
+  const char* env = std::getenv("CLOZE_KERNELS");
+  if (env && std::strcmp(env, "ref") == 0) return KernelSet::Ref;
+  if (env && std::strcmp(env, "avx2") == 0) return best_below(KernelSet::Avx2);
+  return best_below(KernelSet::Avx512);
+}
+
+std::atomic<KernelSet>& set_flag() {
+  static std::atomic<KernelSet> flag{initial_choice()};
   return flag;
 }
 
-bool fast() { return use_avx2_flag().load(std::memory_order_relaxed); }
+KernelSet cur() { return set_flag().load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -40,29 +59,55 @@ bool avx2_supported() {
   return ok;
 }
 
-void force_reference(bool on) { use_avx2_flag().store(!on && avx2_supported()); }
+bool avx512_supported() {
+  static const bool ok = cpu_has_avx512();
+  return ok;
+}
 
-const char* kernel_set() { return fast() ? "avx2" : "ref"; }
+bool supported(KernelSet s) {
+  return s == KernelSet::Ref || (s == KernelSet::Avx2 && avx2_supported()) ||
+         (s == KernelSet::Avx512 && avx512_supported());
+}
+
+void force_reference(bool on) { set_flag().store(on ? KernelSet::Ref : best_below(KernelSet::Avx512)); }
+
+KernelSet force_kernels(KernelSet s) {
+  s = best_below(s);
+  set_flag().store(s);
+  return s;
+}
+
+const char* kernel_set() {
+  switch (cur()) {
+    case KernelSet::Avx512: return "avx512";
+    case KernelSet::Avx2: return "avx2";
+    default: return "ref";
+  }
+}
 
 void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
             size_t ldy, ThreadPool& pool) {
-  if (fast())
-    avx2::matmul(x, ldx, M, w, bias, y, ldy, pool);
-  else
-    ref::matmul(x, ldx, M, w, bias, y, ldy, pool);
+  switch (cur()) {
+    case KernelSet::Avx512: return avx512::matmul(x, ldx, M, w, bias, y, ldy, pool);
+    case KernelSet::Avx2: return avx2::matmul(x, ldx, M, w, bias, y, ldy, pool);
+    default: return ref::matmul(x, ldx, M, w, bias, y, ldy, pool);
+  }
 }
 
 void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                  size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
-  if (fast())
-    avx2::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
-  else
-    ref::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
+  switch (cur()) {
+    case KernelSet::Avx512: return avx512::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
+    case KernelSet::Avx2: return avx2::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
+    default: return ref::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
+  }
 }
 
+// The row-wise kernels and attention have no AVX-512 version (they are a few
+// % of a forward); the avx512 set runs their AVX2 code.
 void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
              size_t ldy) {
-  if (fast())
+  if (cur() != KernelSet::Ref)
     avx2::rmsnorm(x, ldx, M, n, w, eps, y, ldy);
   else
     ref::rmsnorm(x, ldx, M, n, w, eps, y, ldy);
@@ -70,23 +115,38 @@ void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, flo
 
 void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
           const float* inv_freq) {
-  if (fast())
+  if (cur() != KernelSet::Ref)
     avx2::rope(x, ldx, M, n_heads, head_dim, pos, inv_freq);
   else
     ref::rope(x, ldx, M, n_heads, head_dim, pos, inv_freq);
 }
 
+void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs) {
+  if (cur() != KernelSet::Ref)
+    avx2::rope_apply(x, ldx, M, n_heads, head_dim, cs);
+  else
+    ref::rope_apply(x, ldx, M, n_heads, head_dim, cs);
+}
+
 void silu_mul(float* gate, const float* up, size_t n) {
-  if (fast())
+  if (cur() != KernelSet::Ref)
     avx2::silu_mul(gate, up, n);
   else
     ref::silu_mul(gate, up, n);
 }
 
+float max_value(const float* x, size_t n) {
+  return cur() != KernelSet::Ref ? avx2::max_value(x, n) : ref::max_value(x, n);
+}
+
+double sum_exp(const float* x, size_t n, float shift) {
+  return cur() != KernelSet::Ref ? avx2::sum_exp(x, n, shift) : ref::sum_exp(x, n, shift);
+}
+
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
                size_t ldo, ThreadPool& pool) {
-  if (fast() && head_dim % 8 == 0)
+  if (cur() != KernelSet::Ref && head_dim % 8 == 0)
     avx2::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);
   else
     ref::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);

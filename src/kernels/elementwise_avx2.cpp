@@ -1,4 +1,5 @@
-// AVX2 versions of the row-wise kernels: rmsnorm, rope, silu_mul. Each does
+// AVX2 versions of the row-wise kernels: rmsnorm, rope, silu_mul, max_value,
+// sum_exp. Each does
 // exactly the float operations of its reference in kernels_ref.cpp, in the
 // same order per element, so results are bitwise equal.
 // Bitwise agreement between kernel sets needs every a*b+c to round exactly as
@@ -7,6 +8,7 @@
 #pragma GCC optimize("fp-contract=off")
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -58,24 +60,19 @@ void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, flo
   }
 }
 
-// Rotate-half RoPE in place; cos/sin come from libm exactly as in the
-// reference, only the per-head arithmetic is vectorized.
-//   x: [M, n_heads * head_dim] (stride ldx); inv_freq: [head_dim / 2].
-void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
-          const float* inv_freq) {
+// Rotate-half RoPE in place with precomputed tables (rope_table), the
+// reference's per-element arithmetic, 8 dimensions at a time.
+//   x: [M, n_heads * head_dim] (stride ldx); cs: [M, head_dim] = [cos | sin].
+void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs) {
   const size_t half = head_dim / 2, h8 = half & ~size_t(7);
-  std::vector<float> c(half), s(half);
   for (size_t m = 0; m < M; ++m) {
-    for (size_t i = 0; i < half; ++i) {
-      float a = float(pos[m]) * inv_freq[i];
-      c[i] = std::cos(a);
-      s[i] = std::sin(a);
-    }
+    const float* c = cs + m * head_dim;
+    const float* s = c + half;
     for (size_t h = 0; h < n_heads; ++h) {
       float* v = x + m * ldx + h * head_dim;
       for (size_t i = 0; i < h8; i += 8) {
         __m256 x1 = _mm256_loadu_ps(v + i), x2 = _mm256_loadu_ps(v + i + half);
-        __m256 cv = _mm256_loadu_ps(&c[i]), sv = _mm256_loadu_ps(&s[i]);
+        __m256 cv = _mm256_loadu_ps(c + i), sv = _mm256_loadu_ps(s + i);
         _mm256_storeu_ps(v + i, _mm256_sub_ps(_mm256_mul_ps(x1, cv), _mm256_mul_ps(x2, sv)));
         _mm256_storeu_ps(v + i + half, _mm256_add_ps(_mm256_mul_ps(x2, cv), _mm256_mul_ps(x1, sv)));
       }
@@ -87,6 +84,13 @@ void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const
       }
     }
   }
+}
+
+void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
+          const float* inv_freq) {
+  std::vector<float> cs(M * head_dim);
+  rope_table(pos, M, inv_freq, head_dim, cs.data());
+  rope_apply(x, ldx, M, n_heads, head_dim, cs.data());
 }
 
 // gate[i] = gate[i] / (1 + exp_approx(-gate[i])) * up[i]    gate, up: [n].
@@ -104,6 +108,48 @@ void silu_mul(float* gate, const float* up, size_t n) {
     __m256 r = step(_mm256_maskload_ps(gate + i, mask), _mm256_maskload_ps(up + i, mask));
     _mm256_maskstore_ps(gate + i, mask, r);
   }
+}
+
+// max of x[0..n): 8 lanes, then the lanes (max is exact in any order).
+float max_value(const float* x, size_t n) {
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, mx);
+  float m = -INFINITY;
+  for (float v : lanes) m = std::max(m, v);
+  for (; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+// The reference's order: per 1024-block, lanes 0-7 in lo and 8-15 in hi
+// (16 consecutive elements per step), fold lo + hi, tree8, add in double.
+double sum_exp(const float* x, size_t n, float shift) {
+  const __m256 sh = _mm256_set1_ps(shift);
+  double total = 0;
+  for (size_t b = 0; b < n; b += kSumExpBlock) {
+    const size_t e = std::min(n, b + kSumExpBlock);
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    size_t i = b;
+    for (; i + 16 <= e; i += 16) {
+      lo = _mm256_add_ps(lo, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh)));
+      hi = _mm256_add_ps(hi, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), sh)));
+    }
+    // The tail: lanes past e add +0 (the lane sums are >= +0, so no change).
+    for (int half = 0; half < 2 && i < e; ++half, i += 8) {
+      const size_t r = std::min<size_t>(8, e - i);
+      const __m256i mask = tail_mask(r);
+      __m256 v = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), sh)),
+                               _mm256_castsi256_ps(mask));
+      if (half == 0)
+        lo = _mm256_add_ps(lo, v);
+      else
+        hi = _mm256_add_ps(hi, v);
+    }
+    total += double(tree8(_mm256_add_ps(lo, hi)));
+  }
+  return total;
 }
 
 }  // namespace cloze::kernels::avx2

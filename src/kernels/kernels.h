@@ -27,12 +27,19 @@ struct Weight {
 // matrix through this once at load time and keeps the result alive.
 Weight prepare_weight(const Weight& raw);
 
-// Kernel selection. The AVX2+FMA+F16C kernels are used when the CPU has them,
-// unless the environment variable CLOZE_KERNELS=ref is set at start-up or
-// force_reference(true) was called. Both sets are bitwise identical.
+// Kernel selection. The best set the CPU supports is used (AVX-512F/BW/VL/DQ,
+// else AVX2+FMA+F16C, else the portable reference) unless the environment
+// variable CLOZE_KERNELS=ref|avx2|avx512 names another at start-up (a set the
+// CPU lacks falls back to the best it has), or force_kernels() /
+// force_reference(true) was called. All sets are bitwise identical.
+enum class KernelSet : uint8_t { Ref, Avx2, Avx512 };
 bool avx2_supported();
-void force_reference(bool on);
-const char* kernel_set();  // "avx2" or "ref": what the next call will use
+bool avx512_supported();
+bool supported(KernelSet s);
+void force_reference(bool on);  // true: Ref; false: the best supported set
+// Selects `s`, or the best supported set below it; returns the set now in use.
+KernelSet force_kernels(KernelSet s);
+const char* kernel_set();  // "avx512", "avx2" or "ref": what the next call will use
 
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
@@ -62,8 +69,25 @@ void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, flo
 void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
           const float* inv_freq);
 
+// The cos/sin tables rope() uses, computed once per forward instead of once
+// per layer: cs[m * head_dim + i] = cos(pos[m] * inv_freq[i]) and
+// cs[m * head_dim + half + i] = sin(...) for i < half = head_dim / 2 (float
+// product, then libm in float, exactly as rope() does).  cs: [M, head_dim].
+void rope_table(const int32_t* pos, size_t M, const float* inv_freq, size_t head_dim, float* cs);
+// rope() with the tables of rope_table (bitwise equal to rope()).
+//   x: [M, n_heads * head_dim] with row stride ldx; cs: [M, head_dim].
+void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs);
+
 // gate[i] = silu(gate[i]) * up[i] for i < n.
 void silu_mul(float* gate, const float* up, size_t n);
+
+// For a logsumexp streamed over row chunks.  max_value: the largest of
+// x[0..n) (-inf when n == 0).  sum_exp: sum of exp_approx(x[i] - shift) for
+// i < n, in a fixed order: per block of 1024 elements, 16 float lanes (lane =
+// i % 16) added in increasing i, folded (l + l+8, then the dot-product tree),
+// and the blocks' sums added in double.
+float max_value(const float* x, size_t n);
+double sum_exp(const float* x, size_t n, float shift);
 
 // A run of consecutive cached positions for one layer: k, v are [n, ld] rows,
 // of which the first n_kv_heads * head_dim floats are used.

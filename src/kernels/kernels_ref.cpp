@@ -1,8 +1,8 @@
 // Plain scalar reference versions of every kernel: the portable path and the
 // truth the optimized kernels are tested against.
 //
-// The summation orders below are the specification the AVX2 kernels
-// reproduce bit for bit (a reader can check one against the other):
+// The summation orders below are the specification the AVX2 and AVX-512
+// kernels reproduce bit for bit (a reader can check one against the other):
 //   dot(x, w, K)   8 interleaved fma lanes (lane = k % 8, the K % 8 tail goes to
 //                  lanes 0..r-1), then ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
 //   rmsnorm        sum of squares = dot(x, x, n).
@@ -10,6 +10,8 @@
 //                  8 lanes over positions (lane = p % 8) + the same tree;
 //                  out = one fma chain over positions in order, per dim.
 //   exp            exp_approx (exp_approx.h), not libm.
+//   sum_exp        per 1024-element block: 16 lanes (lane = i % 16), fold
+//                  l + (l+8), the tree above; blocks added in double.
 // Nothing here depends on M, on which rows share a call, or on threads.
 // Bitwise agreement between kernel sets needs every a*b+c to round exactly as
 // written: forbid the compiler from fusing it into an fma (GCC does by default,
@@ -85,6 +87,18 @@ void weight_row(const Weight& w, size_t row, float* out) {
 // load time and memory stay those of the mmapped file.
 Weight prepare_weight(const Weight& raw) { return raw; }
 
+// One implementation for every kernel set: libm's cosf/sinf are not
+// vectorized, and sharing the code is what keeps the tables bitwise equal.
+void rope_table(const int32_t* pos, size_t M, const float* inv_freq, size_t head_dim, float* cs) {
+  const size_t half = head_dim / 2;
+  for (size_t m = 0; m < M; ++m)
+    for (size_t i = 0; i < half; ++i) {
+      float a = float(pos[m]) * inv_freq[i];
+      cs[m * head_dim + i] = std::cos(a);
+      cs[m * head_dim + half + i] = std::sin(a);
+    }
+}
+
 // The 8-lane tree shared by dot products and the softmax sum.
 static float tree8(const float* acc) {
   float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
@@ -140,16 +154,11 @@ void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, flo
   }
 }
 
-void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
-          const float* inv_freq) {
+void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs) {
   const size_t half = head_dim / 2;
-  std::vector<float> c(half), s(half);
   for (size_t m = 0; m < M; ++m) {
-    for (size_t i = 0; i < half; ++i) {
-      float a = float(pos[m]) * inv_freq[i];
-      c[i] = std::cos(a);
-      s[i] = std::sin(a);
-    }
+    const float* c = cs + m * head_dim;
+    const float* s = c + half;
     for (size_t h = 0; h < n_heads; ++h) {
       float* v = x + m * ldx + h * head_dim;
       for (size_t i = 0; i < half; ++i) {
@@ -161,11 +170,38 @@ void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const
   }
 }
 
+void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
+          const float* inv_freq) {
+  std::vector<float> cs(head_dim);
+  for (size_t m = 0; m < M; ++m) {
+    rope_table(pos + m, 1, inv_freq, head_dim, cs.data());
+    rope_apply(x + m * ldx, ldx, 1, n_heads, head_dim, cs.data());
+  }
+}
+
 void silu_mul(float* gate, const float* up, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     float g = gate[i];
     gate[i] = g / (1.0f + exp_approx(-g)) * up[i];
   }
+}
+
+float max_value(const float* x, size_t n) {
+  float m = -INFINITY;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+double sum_exp(const float* x, size_t n, float shift) {
+  double total = 0;
+  for (size_t b = 0; b < n; b += kSumExpBlock) {
+    float acc[16] = {};
+    for (size_t i = b; i < std::min(n, b + kSumExpBlock); ++i) acc[i % 16] += exp_approx(x[i] - shift);
+    float fold[8];
+    for (int l = 0; l < 8; ++l) fold[l] = acc[l] + acc[l + 8];
+    total += double(tree8(fold));
+  }
+  return total;
 }
 
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,

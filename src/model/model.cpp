@@ -28,12 +28,19 @@ size_t Model::threads() const { return w_->pool.size(); }
 
 namespace {
 
-// Per-forward scratch: activations of all stacked tokens.
-struct Activations {
-  size_t T;
-  std::vector<float> x, h, q, k, v, attn, gate, up;  // [T, width]
-  std::vector<int32_t> pos;                          // [T]
-};
+// Tokens per MLP step: bounds the [tokens, intermediate] buffers (a 4096-token
+// classification batch would need 160 MB) and keeps them cache-sized. Rows are
+// independent in every kernel, so the chunking does not change any bit.
+constexpr size_t kMlpChunk = 512;
+// Vocabulary rows per logsumexp step when only some rows are requested.
+constexpr size_t kVocabChunk = 8192;
+
+// v.data() with room for at least n elements (grows, never shrinks).
+template <class T>
+T* room(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
 
 void add_into(float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
@@ -81,23 +88,20 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
       throw Error("vocabulary row " + std::to_string(r) + " is out of range for vocab_size " + std::to_string(c.vocab_size));
 
   // x: [T, H] embeddings of every new token, items stacked in order.
-  Activations a;
-  a.T = T;
-  a.x.resize(T * H);
-  a.h.resize(T * H);
-  a.q.resize(T * Q);
-  a.k.resize(T * KV);
-  a.v.resize(T * KV);
-  a.attn.resize(T * Q);
-  a.gate.resize(T * I);
-  a.up.resize(T * I);
-  a.pos.resize(T);
+  ForwardScratch& a = w_->scratch;
+  float* x = room(a.x, T * H);
+  float* h = room(a.h, T * H);
+  float* q = room(a.q, T * Q);
+  float* k = room(a.k, T * KV);
+  float* v = room(a.v, T * KV);
+  float* attn = room(a.attn, T * Q);
+  int32_t* pos = room(a.pos, T);
   std::vector<size_t> offset(items.size());
   for (size_t i = 0, t = 0; i < items.size(); ++i) {
     offset[i] = t;
     for (size_t j = 0; j < items[i].ids.size(); ++j, ++t) {
-      kernels::weight_row(w_->embed, size_t(items[i].ids[j]), &a.x[t * H]);
-      a.pos[t] = int32_t(items[i].cache->size() + j);
+      kernels::weight_row(w_->embed, size_t(items[i].ids[j]), x + t * H);
+      pos[t] = int32_t(items[i].cache->size() + j);
     }
   }
   for (const auto& it : items)
@@ -105,42 +109,57 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
       it.cache->k_[l].resize((it.cache->n_ + it.ids.size()) * KV);
       it.cache->v_[l].resize((it.cache->n_ + it.ids.size()) * KV);
     }
+  // The K/V segments each item attends over, per layer (rebuilt per layer: only the data pointers change).
+  std::vector<std::vector<std::pair<const KVCache*, size_t>>> chains(items.size());
+  for (size_t i = 0; i < items.size(); ++i) chains[i] = chain_of(items[i].cache, items[i].cache->n_ + items[i].ids.size());
+  std::vector<kernels::KVSegment> segs;
+  // RoPE cos/sin of every token's position, shared by all layers.
+  float* cs = room(a.rope_cs, T * c.head_dim);
+  kernels::rope_table(pos, T, w_->inv_freq.data(), c.head_dim, cs);
+  const size_t chunk = std::min(T, kMlpChunk);
+  float* gate = room(a.gate, chunk * I);
+  float* up = room(a.up, chunk * I);
 
   const float scale = 1.0f / std::sqrt(float(c.head_dim));
   for (size_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& L = w_->layers[l];
     // --- attention block ---
-    kernels::rmsnorm(a.x.data(), H, T, H, L.input_norm.data(), c.rms_norm_eps, a.h.data(), H);
-    kernels::matmul(a.h.data(), H, T, L.q, L.q_bias.empty() ? nullptr : L.q_bias.data(), a.q.data(), Q, pool);
-    kernels::matmul(a.h.data(), H, T, L.k, L.k_bias.empty() ? nullptr : L.k_bias.data(), a.k.data(), KV, pool);
-    kernels::matmul(a.h.data(), H, T, L.v, L.v_bias.empty() ? nullptr : L.v_bias.data(), a.v.data(), KV, pool);
+    kernels::rmsnorm(x, H, T, H, L.input_norm.data(), c.rms_norm_eps, h, H);
+    kernels::matmul(h, H, T, L.q, L.q_bias.empty() ? nullptr : L.q_bias.data(), q, Q, pool);
+    kernels::matmul(h, H, T, L.k, L.k_bias.empty() ? nullptr : L.k_bias.data(), k, KV, pool);
+    kernels::matmul(h, H, T, L.v, L.v_bias.empty() ? nullptr : L.v_bias.data(), v, KV, pool);
     if (c.qk_norm) {  // per-head RMSNorm: view q as [T * heads, head_dim]
-      kernels::rmsnorm(a.q.data(), c.head_dim, T * c.num_heads, c.head_dim, L.q_norm.data(), c.rms_norm_eps, a.q.data(), c.head_dim);
-      kernels::rmsnorm(a.k.data(), c.head_dim, T * c.num_kv_heads, c.head_dim, L.k_norm.data(), c.rms_norm_eps, a.k.data(), c.head_dim);
+      kernels::rmsnorm(q, c.head_dim, T * c.num_heads, c.head_dim, L.q_norm.data(), c.rms_norm_eps, q, c.head_dim);
+      kernels::rmsnorm(k, c.head_dim, T * c.num_kv_heads, c.head_dim, L.k_norm.data(), c.rms_norm_eps, k, c.head_dim);
     }
-    kernels::rope(a.q.data(), Q, T, c.num_heads, c.head_dim, a.pos.data(), w_->inv_freq.data());
-    kernels::rope(a.k.data(), KV, T, c.num_kv_heads, c.head_dim, a.pos.data(), w_->inv_freq.data());
+    kernels::rope_apply(q, Q, T, c.num_heads, c.head_dim, cs);
+    kernels::rope_apply(k, KV, T, c.num_kv_heads, c.head_dim, cs);
     for (size_t i = 0; i < items.size(); ++i) {
       KVCache& cache = *items[i].cache;
       const size_t n = items[i].ids.size();
-      std::copy_n(&a.k[offset[i] * KV], n * KV, &cache.k_[l][cache.n_ * KV]);
-      std::copy_n(&a.v[offset[i] * KV], n * KV, &cache.v_[l][cache.n_ * KV]);
-      std::vector<kernels::KVSegment> segs;
-      for (auto [p, len] : chain_of(&cache, cache.n_ + n))
+      std::copy_n(k + offset[i] * KV, n * KV, &cache.k_[l][cache.n_ * KV]);
+      std::copy_n(v + offset[i] * KV, n * KV, &cache.v_[l][cache.n_ * KV]);
+      segs.clear();
+      for (auto [p, len] : chains[i])
         if (len) segs.push_back({p->k_[l].data(), p->v_[l].data(), len, KV});
       if (n)
-        kernels::attention(&a.q[offset[i] * Q], Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
-                           c.head_dim, scale, &a.attn[offset[i] * Q], Q, pool);
+        kernels::attention(q + offset[i] * Q, Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
+                           c.head_dim, scale, attn + offset[i] * Q, Q, pool);
     }
-    kernels::matmul(a.attn.data(), Q, T, L.o, L.o_bias.empty() ? nullptr : L.o_bias.data(), a.h.data(), H, pool);
-    add_into(a.x.data(), a.h.data(), T * H);
-    // --- MLP block: down(silu(gate(h)) * up(h)) ---
-    kernels::rmsnorm(a.x.data(), H, T, H, L.post_norm.data(), c.rms_norm_eps, a.h.data(), H);
-    kernels::matmul(a.h.data(), H, T, L.gate, nullptr, a.gate.data(), I, pool);
-    kernels::matmul(a.h.data(), H, T, L.up, nullptr, a.up.data(), I, pool);
-    kernels::silu_mul(a.gate.data(), a.up.data(), T * I);
-    kernels::matmul(a.gate.data(), I, T, L.down, nullptr, a.h.data(), H, pool);
-    add_into(a.x.data(), a.h.data(), T * H);
+    kernels::matmul(attn, Q, T, L.o, L.o_bias.empty() ? nullptr : L.o_bias.data(), h, H, pool);
+    add_into(x, h, T * H);
+    // --- MLP block: down(silu(gate(h)) * up(h)), a chunk of tokens at a time ---
+    kernels::rmsnorm(x, H, T, H, L.post_norm.data(), c.rms_norm_eps, h, H);
+    for (size_t t0 = 0; t0 < T; t0 += chunk) {
+      const size_t n = std::min(chunk, T - t0);
+      kernels::matmul(h + t0 * H, H, n, L.gate, nullptr, gate, I, pool);
+      kernels::matmul(h + t0 * H, H, n, L.up, nullptr, up, I, pool);
+      // Element-wise, so splitting it over threads changes no bit; serial it
+      // was ~2.5% of a prefill, which 2 threads would have made ~5%.
+      pool.run(n, [&](size_t b, size_t e, size_t) { kernels::silu_mul(gate + b * I, up + b * I, (e - b) * I); });
+      kernels::matmul(gate, I, n, L.down, nullptr, h + t0 * H, H, pool);
+    }
+    add_into(x, h, T * H);
   }
   for (const auto& it : items) it.cache->n_ += it.ids.size();
 
@@ -156,47 +175,48 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
       out_rows.push_back(offset[i] + n - 1);
   }
   const size_t P = out_rows.size();
-  std::vector<float> xf(P * H);
-  for (size_t p = 0; p < P; ++p) std::copy_n(&a.x[out_rows[p] * H], H, &xf[p * H]);
-  a = Activations{};  // release the big buffers before the lm_head
-  kernels::rmsnorm(xf.data(), H, P, H, w_->final_norm.data(), c.rms_norm_eps, xf.data(), H);
+  float* xf = room(a.xf, P * H);
+  for (size_t p = 0; p < P; ++p) std::copy_n(x + out_rows[p] * H, H, xf + p * H);
+  kernels::rmsnorm(xf, H, P, H, w_->final_norm.data(), c.rms_norm_eps, xf, H);
 
   const bool full = opt.rows.empty();
   const size_t cols = full ? c.vocab_size : opt.rows.size();
   std::vector<float> logits(P * cols);
   if (P) {
     if (full)
-      kernels::matmul(xf.data(), H, P, w_->lm_head, nullptr, logits.data(), cols, pool);
+      kernels::matmul(xf, H, P, w_->lm_head, nullptr, logits.data(), cols, pool);
     else
-      kernels::matmul_rows(xf.data(), H, P, w_->lm_head, opt.rows.data(), cols, logits.data(), cols, pool);
+      kernels::matmul_rows(xf, H, P, w_->lm_head, opt.rows.data(), cols, logits.data(), cols, pool);
   }
   std::vector<float> lse;
   if (opt.logsumexp && P) {
-    // Stream the full vocabulary in chunks; a running max keeps exp() in range.
+    // Stream the full vocabulary in chunks (the full logits when we have
+    // them); a running max keeps exp() in range, sums are kept in double.
     lse.assign(P, 0.0f);
-    std::vector<double> mx(P, -INFINITY), sum(P, 0.0);
-    const size_t chunk = full ? c.vocab_size : 8192;
-    std::vector<int32_t> ids(chunk);
-    std::vector<float> buf(full ? 0 : P * chunk);
-    for (size_t v0 = 0; v0 < c.vocab_size; v0 += chunk) {
-      const size_t nv = std::min(chunk, c.vocab_size - v0);
+    std::vector<float> mx(P, -INFINITY);
+    std::vector<double> sum(P, 0.0);
+    const size_t vchunk = full ? c.vocab_size : kVocabChunk;
+    int32_t* ids = full ? nullptr : room(a.ids, vchunk);
+    float* buf = full ? nullptr : room(a.chunk, P * vchunk);
+    for (size_t v0 = 0; v0 < c.vocab_size; v0 += vchunk) {
+      const size_t nv = std::min(vchunk, c.vocab_size - v0);
       const float* y = logits.data();
       if (!full) {
-        std::iota(ids.begin(), ids.begin() + nv, int32_t(v0));
-        kernels::matmul_rows(xf.data(), H, P, w_->lm_head, ids.data(), nv, buf.data(), nv, pool);
-        y = buf.data();
+        std::iota(ids, ids + nv, int32_t(v0));
+        kernels::matmul_rows(xf, H, P, w_->lm_head, ids, nv, buf, nv, pool);
+        y = buf;
       }
       for (size_t p = 0; p < P; ++p) {
         const float* row = y + p * nv;
-        double m = *std::max_element(row, row + nv);
+        const float m = kernels::max_value(row, nv);
         if (m > mx[p]) {
-          sum[p] *= std::exp(mx[p] - m);
+          sum[p] *= std::exp(double(mx[p]) - double(m));
           mx[p] = m;
         }
-        for (size_t j = 0; j < nv; ++j) sum[p] += std::exp(double(row[j]) - mx[p]);
+        sum[p] += kernels::sum_exp(row, nv, mx[p]);
       }
     }
-    for (size_t p = 0; p < P; ++p) lse[p] = float(mx[p] + std::log(sum[p]));
+    for (size_t p = 0; p < P; ++p) lse[p] = float(double(mx[p]) + std::log(sum[p]));
   }
 
   std::vector<ForwardResult> results(items.size());

@@ -20,6 +20,17 @@ struct LayerWeights {
   kernels::Weight gate, up, down;                 // [inter, hidden] x2, [hidden, inter]
 };
 
+// Buffers the forward pass reuses from call to call (Model::forward runs on
+// one thread at a time), so steady-state forwards do not allocate: they only
+// grow, to the largest batch seen.
+struct ForwardScratch {
+  std::vector<float> x, h, q, k, v, attn;  // [T, width] activations of all stacked tokens
+  std::vector<float> gate, up;             // [chunk, intermediate] MLP activations
+  std::vector<float> rope_cs;              // [T, head_dim] RoPE cos | sin per token
+  std::vector<float> xf, chunk;            // final-norm rows, a vocabulary chunk of logits
+  std::vector<int32_t> pos, ids;           // [T] positions, chunk row ids
+};
+
 struct Model::Weights {
   Weights(TensorStore s, size_t threads) : store(std::move(s)), pool(threads) {}
   TensorStore store;  // owns the mappings every view points into
@@ -29,6 +40,7 @@ struct Model::Weights {
   std::vector<float> final_norm;  // [hidden]
   std::vector<LayerWeights> layers;
   std::vector<float> inv_freq;  // [head_dim / 2] RoPE frequencies
+  ForwardScratch scratch;
 };
 
 // Builds the weights of `config` from `store`; throws cloze::Error naming the
