@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   cloze::cli::add_logits_command(app);
   cloze::cli::add_tokenize_command(app);
   cloze::cli::add_bench_command(app);
+  cloze::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
