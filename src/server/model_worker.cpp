@@ -85,7 +85,8 @@ void ModelWorker::loop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
       if (preload_) {
-        cache_.put(ClassifierCache::key(preload_->options()), std::move(preload_));
+        const std::string key = ClassifierCache::key(preload_->options());
+        cache_.put(key, std::move(preload_));
         preload_.reset();
       }
       if (queue_.empty()) return;  // stopping, and nothing left to answer

@@ -50,8 +50,15 @@ class Locator : public nlohmann::json_sax<json> {
   bool end_array() override { return close(); }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
     for (auto& f : frames_) {
-      if (f.array) path += "[" + std::to_string(f.index) + "]";
-      else if (!f.key.empty()) path += (path.empty() ? "" : ".") + f.key;
+      // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "[" + s + "]".
+      if (f.array) {
+        path.push_back('[');
+        path.append(std::to_string(f.index));
+        path.push_back(']');
+      } else if (!f.key.empty()) {
+        if (!path.empty()) path.push_back('.');
+        path.append(f.key);
+      }
     }
     return false;
   }
