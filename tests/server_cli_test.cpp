@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,13 +50,13 @@ class ServeProcess {
   }
   // Reads stderr until "ready"; returns the port, 0 if the process ended.
   int wait_ready() {
-    static const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    const std::string listening = "listening on http://127.0.0.1:";
     char line[4096];
     int port = 0;
     while (fgets(line, sizeof line, err_)) {
       log_ += line;
-      std::cmatch m;
-      if (std::regex_search(line, m, listening)) port = std::stoi(m[1].str());
+      if (auto at = std::string(line).find(listening); at != std::string::npos)
+        port = std::atoi(line + at + listening.size());
       if (std::string(line).find("cloze: ready") != std::string::npos) return port;
     }
     return 0;

@@ -3,7 +3,13 @@
 // 400-class JSON error naming the field, and the counters honest.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "cloze/result_row.h"
@@ -314,6 +320,35 @@ TEST_F(ServerApi, HealthIs503UntilTheModelIsAttached) {
   r = c.Post("/v1/classify", R"({"texts": ["a"]})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerApi, StalledClientTimesOut) {
+  auto o = cloze::test::small_limits();
+  o.read_timeout_s = 1;
+  LiveServer live(o, nullptr);
+  // A client that promises a body and never sends it must not hold a
+  // connection (and a thread) for ever.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(live.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval wait{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  const std::string head = "POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  ASSERT_EQ(send(fd, head.data(), head.size(), 0), ssize_t(head.size()));
+  const auto t0 = std::chrono::steady_clock::now();
+  char buf[1024];
+  while (recv(fd, buf, sizeof buf, 0) > 0) {
+  }
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  close(fd);
+  EXPECT_LT(waited, 5.0) << "the server kept a stalled connection open";
+  auto r = live.client().Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);  // still serving (no model attached here)
 }
 
 TEST_F(ServerApi, Metrics) {

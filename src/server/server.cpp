@@ -164,7 +164,9 @@ void Server::Impl::setup() {
     res.set_content(up ? R"({"status":"ok"})" : R"({"status":"loading"})", kJson);
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.render(worker && ready ? worker->depth() : 0, ready), "text/plain; version=0.0.4");
+    // `ready` is set (release) after the worker exists; read it first.
+    const bool up = ready.load(std::memory_order_acquire);
+    res.set_content(metrics.render(up ? worker->depth() : 0, up), "text/plain; version=0.0.4");
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     ordered_json m = {{"id", opt.model_id}, {"object", "model"}, {"created", started}, {"owned_by", "cloze"}};
