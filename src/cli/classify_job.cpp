@@ -14,6 +14,7 @@
 #include "cli/progress.h"
 #include "cloze/error.h"
 #include "cloze/hub.h"
+#include "cloze/result_row.h"
 
 namespace cloze::cli {
 
@@ -214,24 +215,8 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
 }
 
 Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id) {
-  Row row;
-  row["text"] = valid_utf8(rec.text) ? rec.text : std::string();
-  if (with_id) row["id"] = rec.id ? Row(*rec.id) : Row(nullptr);
-  if (!c.error.empty()) {
-    row["label"] = nullptr;
-    row["error"] = c.error;
-    return row;
-  }
-  row["label"] = c.label;
-  Row probs = Row::object(), logits = Row::object();
-  for (size_t j = 0; j < clf.labels().size(); ++j) {
-    probs[clf.labels()[j]] = c.probs[j];
-    logits[clf.labels()[j]] = c.scores[j];
-  }
-  row["probs"] = probs;
-  row["logits"] = logits;
-  if (clf.options().label_mass) row["label_mass"] = c.label_mass;
-  return row;
+  // The library builds it, so `cloze serve` returns the very same objects.
+  return cloze::result_row(rec, c, clf, with_id);
 }
 
 }  // namespace cloze::cli

@@ -13,5 +13,6 @@ void add_classify_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_download_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace cloze::cli

@@ -1,0 +1,69 @@
+#pragma once
+// The HTTP JSON API: `POST /v1/classify`, the OpenAI-compatible scoring subset
+// of `POST /v1/completions`, `GET /v1/models`, `GET /health`, `GET /metrics`.
+//
+// Requests are parsed and checked on the HTTP threads, then queued; one worker
+// thread owns the model (Model::forward is not thread-safe) and drains the
+// queue, scoring every queued text that shares a classifier in one call. The
+// Classifier's batch invariance makes the answers identical to sequential ones.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cloze/classify.h"
+#include "cloze/model.h"
+#include "cloze/tokenizer.h"
+
+namespace cloze {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;        // 0: any free port (see Server::bind)
+  std::string model_id;   // the name /v1/models and completions report
+  // Defaults for requests that leave labels / template / calibrate out; the
+  // other classifier options (label prefix, truncation, ...) apply to all.
+  ClassifierOptions classifier;
+  size_t http_threads = 64;                 // connections served at once
+  size_t max_body_bytes = 4u << 20;         // larger bodies: 413
+  size_t max_texts = 256;                   // texts (or prompts) per request
+  size_t max_text_bytes = 100000;           // bytes per text / prompt
+  size_t max_queue = 256;                   // queued requests; beyond: 503
+  size_t max_batch_texts = 512;             // texts per classify call
+  size_t classifier_cache = 16;             // (labels, template, calibrate) kept
+  int read_timeout_s = 30, write_timeout_s = 30;
+  int keep_alive_timeout_s = 5;             // idle keep-alive connections close after it
+  int retry_after_s = 1;                    // Retry-After of a 503
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listening socket and returns the port (the one chosen when the
+  // options say 0). Throws cloze::Error when the address cannot be bound.
+  int bind();
+  // Hands over the loaded model; from now on /health answers 200 and
+  // requests are scored. Both must outlive the server. Before this, scoring
+  // requests get 503 ("model is loading"). A classifier built on the same
+  // model, when given, supplies the request defaults (replacing
+  // options.classifier) and is cached ready for use.
+  void attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Classifier> defaults = nullptr);
+  // Serves on the bound socket (binds first if bind() was not called) until
+  // stop(); returns once in-flight requests have been answered.
+  void run();
+  // Stops accepting connections; run() then finishes what is in flight and
+  // returns. Callable from any thread, any number of times.
+  void stop();
+
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cloze

@@ -1,0 +1,36 @@
+#include "server/classifier_cache.h"
+
+namespace cloze::server {
+
+std::string ClassifierCache::key(const ClassifierOptions& o) {
+  // Length-prefixed, so no label or template text can forge another key.
+  std::string k = std::to_string(int(o.calibration)) + "|" + std::to_string(o.template_text.size()) + ":" +
+                  o.template_text;
+  for (const auto& l : o.labels) k += "|" + std::to_string(l.size()) + ":" + l;
+  return k;
+}
+
+std::shared_ptr<Classifier> ClassifierCache::get(const std::string& key, const ClassifierOptions& options) {
+  if (auto it = index_.find(key); it != index_.end()) {
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+  auto clf = std::make_shared<Classifier>(model_, tok_, options);
+  put(key, clf);
+  return clf;
+}
+
+void ClassifierCache::put(const std::string& key, std::shared_ptr<Classifier> clf) {
+  if (auto it = index_.find(key); it != index_.end()) {
+    order_.erase(it->second);
+    index_.erase(it);
+  }
+  order_.emplace_front(key, std::move(clf));
+  index_[key] = order_.begin();
+  if (order_.size() > capacity_) {
+    index_.erase(order_.back().first);
+    order_.pop_back();
+  }
+}
+
+}  // namespace cloze::server

@@ -1,0 +1,187 @@
+#include "server/model_worker.h"
+
+#include "cloze/error.h"
+#include "server/api_error.h"
+
+namespace cloze::server {
+
+namespace {
+
+// Which request field a classifier-construction error is about, judged by
+// the classifier's own wording (it names labels, calibration or the template).
+std::string param_of(const std::string& message) {
+  if (message.find("calibration") != std::string::npos || message.find("premise") != std::string::npos)
+    return "calibrate";
+  if (message.find("label") != std::string::npos) return "labels";
+  return "template";
+}
+
+}  // namespace
+
+ModelWorker::ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
+    : model_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
+      cache_(model, tokenizer, options.classifier_cache) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+ModelWorker::~ModelWorker() { finish(); }
+
+void ModelWorker::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ModelWorker::preload(std::shared_ptr<Classifier> clf) {
+  // The cache belongs to the model thread; queue the insertion there.
+  std::lock_guard<std::mutex> lock(mu_);
+  preload_ = std::move(clf);
+}
+
+size_t ModelWorker::depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void ModelWorker::push(std::unique_ptr<Job> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) throw ApiError(503, "the server is shutting down", "", "server_error");
+    if (queue_.size() >= opt_.max_queue)
+      throw ApiError(503, "the server is busy (" + std::to_string(queue_.size()) + " requests queued); retry later", "",
+                     "server_error");
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+std::future<ClassifyOutcome> ModelWorker::classify(ClassifierOptions options, std::vector<std::string> texts) {
+  auto job = std::make_unique<Job>();
+  job->key = ClassifierCache::key(options);
+  job->options = std::move(options);
+  job->texts = std::move(texts);
+  auto f = job->classified.get_future();
+  push(std::move(job));
+  return f;
+}
+
+std::future<ScoreOutcome> ModelWorker::score(std::vector<Prompt> prompts, std::optional<size_t> top_n) {
+  auto job = std::make_unique<Job>();
+  job->is_classify = false;
+  job->prompts = std::move(prompts);
+  job->top_n = top_n;
+  auto f = job->scored.get_future();
+  push(std::move(job));
+  return f;
+}
+
+void ModelWorker::loop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Job>> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
+      if (preload_) {
+        const std::string key = ClassifierCache::key(preload_->options());
+        cache_.put(key, std::move(preload_));
+        preload_.reset();
+      }
+      if (queue_.empty()) return;  // stopping, and nothing left to answer
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      if (batch[0]->is_classify) {
+        // Everything queued for the same classifier rides along, in arrival
+        // order, up to the batch limit; other requests keep their places.
+        size_t texts = batch[0]->texts.size();
+        for (auto it = queue_.begin(); it != queue_.end();) {
+          Job& j = **it;
+          if (j.is_classify && j.key == batch[0]->key && texts + j.texts.size() <= opt_.max_batch_texts) {
+            texts += j.texts.size();
+            batch.push_back(std::move(*it));
+            it = queue_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+    }
+    if (batch[0]->is_classify) run_classify(batch);
+    else run_score(*batch[0]);
+  }
+}
+
+void ModelWorker::run_classify(std::vector<std::unique_ptr<Job>>& jobs) {
+  try {
+    std::shared_ptr<Classifier> clf;
+    try {
+      clf = cache_.get(jobs[0]->key, jobs[0]->options);
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), param_of(e.what()));
+    }
+    std::vector<std::string> texts;
+    for (auto& j : jobs) texts.insert(texts.end(), j->texts.begin(), j->texts.end());
+    std::vector<Classification> all = clf->classify(texts);
+    size_t tokens = 0;
+    for (auto& c : all) tokens += c.prompt_tokens;
+    metrics_.batch(all.size(), tokens);
+    size_t at = 0;
+    for (auto& j : jobs) {
+      ClassifyOutcome out{clf, {}};
+      out.results.assign(std::make_move_iterator(all.begin() + at),
+                         std::make_move_iterator(all.begin() + at + j->texts.size()));
+      at += j->texts.size();
+      j->classified.set_value(std::move(out));
+    }
+  } catch (const ApiError&) {
+    for (auto& j : jobs) j->classified.set_exception(std::current_exception());
+  } catch (const std::exception& e) {
+    auto err = std::make_exception_ptr(ApiError(500, std::string("internal error: ") + e.what(), "", "server_error"));
+    for (auto& j : jobs) j->classified.set_exception(err);
+  }
+}
+
+void ModelWorker::run_score(Job& job) {
+  try {
+    const size_t max_len = model_.config().max_position_embeddings;
+    ScoreOutcome out;
+    size_t tokens = 0;
+    for (size_t i = 0; i < job.prompts.size(); ++i) {
+      const std::string param = job.prompts.size() == 1 ? "prompt" : "prompt[" + std::to_string(i) + "]";
+      std::vector<int32_t> ids;
+      if (auto* text = std::get_if<std::string>(&job.prompts[i])) {
+        try {
+          ids = tok_.encode(*text, {.special = opt_.classifier.parse_special});
+        } catch (const Error& e) {
+          throw ApiError(400, param + ": " + e.what(), param);
+        }
+        if (ids.empty()) throw ApiError(400, param + ": the prompt is empty (no tokens to score)", param);
+        if (max_len && ids.size() > max_len)
+          throw ApiError(400, param + ": the prompt is " + std::to_string(ids.size()) +
+                                  " tokens, over the model's context of " + std::to_string(max_len),
+                         param);
+      } else {
+        ids = std::get<std::vector<int32_t>>(job.prompts[i]);
+      }
+      tokens += ids.size();
+      if (job.top_n) {
+        out.prompts.push_back(score_prompt(model_, std::move(ids), *job.top_n));
+      } else {
+        PromptScores s;
+        s.ids = std::move(ids);
+        out.prompts.push_back(std::move(s));
+      }
+    }
+    metrics_.batch(job.prompts.size(), tokens);
+    job.scored.set_value(std::move(out));
+  } catch (const ApiError&) {
+    job.scored.set_exception(std::current_exception());
+  } catch (const std::exception& e) {
+    job.scored.set_exception(
+        std::make_exception_ptr(ApiError(500, std::string("internal error: ") + e.what(), "", "server_error")));
+  }
+}
+
+}  // namespace cloze::server

@@ -1,0 +1,84 @@
+#pragma once
+// The one thread that owns the model. HTTP threads queue work here (a
+// bounded queue: when it is full they answer 503) and wait on a future; the
+// worker drains the queue, merging every queued classify request that shares
+// a classifier into one Classifier::classify call. Batch invariance of the
+// classifier makes each answer identical to scoring the request alone.
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cloze/classify.h"
+#include "cloze/server.h"
+#include "server/classifier_cache.h"
+#include "server/metrics.h"
+#include "server/prompt_scores.h"
+#include "server/requests.h"
+
+namespace cloze::server {
+
+struct ClassifyOutcome {
+  std::shared_ptr<Classifier> classifier;  // kept alive for the labels of the answer
+  std::vector<Classification> results;
+};
+
+struct ScoreOutcome {
+  std::vector<PromptScores> prompts;  // ids always; log-probabilities when asked
+};
+
+class ModelWorker {
+ public:
+  ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics);
+  ~ModelWorker();
+
+  // Queue work. Throws ApiError(503) when max_queue requests are waiting.
+  // Errors found on the model thread (bad labels, a prompt over the context)
+  // come back as ApiError from the future's get().
+  std::future<ClassifyOutcome> classify(ClassifierOptions options, std::vector<std::string> texts);
+  std::future<ScoreOutcome> score(std::vector<Prompt> prompts, std::optional<size_t> top_n);
+
+  // Puts a ready-built classifier in the cache (the server's defaults).
+  void preload(std::shared_ptr<Classifier> clf);
+
+  size_t depth() const;
+  // Answers everything queued, then ends the thread. Idempotent.
+  void finish();
+
+ private:
+  struct Job {
+    bool is_classify = true;
+    std::string key;
+    ClassifierOptions options;
+    std::vector<std::string> texts;
+    std::promise<ClassifyOutcome> classified;
+    std::vector<Prompt> prompts;
+    std::optional<size_t> top_n;
+    std::promise<ScoreOutcome> scored;
+  };
+  void push(std::unique_ptr<Job> job);
+  void loop();
+  void run_classify(std::vector<std::unique_ptr<Job>>& jobs);
+  void run_score(Job& job);
+
+  Model& model_;
+  const Tokenizer& tok_;
+  const ServerOptions& opt_;
+  Metrics& metrics_;
+  ClassifierCache cache_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Job>> queue_;
+  bool stop_ = false;
+  std::shared_ptr<Classifier> preload_;  // for the cache, on the model thread
+  std::thread thread_;
+};
+
+}  // namespace cloze::server

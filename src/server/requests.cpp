@@ -1,0 +1,254 @@
+#include "server/requests.h"
+
+#include "cloze/records.h"
+#include "server/api_error.h"
+
+namespace cloze::server {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxDepth = 32;  // our bodies are 3 deep; deeper is an attack or a mistake
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, param + ": " + message, param);
+}
+
+std::string type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "a number";
+  }
+}
+
+// A second, event-driven pass over a body that failed to parse, tracking
+// where in the document each event is, so the error can name the field:
+// "texts[2]" rather than only a byte offset.
+class Locator : public nlohmann::json_sax<json> {
+ public:
+  std::string path;  // where the parse failed; empty: at the top level
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(false); }
+  bool key(string_t& k) override {
+    frames_.back().key = k;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(true); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    for (auto& f : frames_) {
+      // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "[" + s + "]".
+      if (f.array) {
+        path.push_back('[');
+        path.append(std::to_string(f.index));
+        path.push_back(']');
+      } else if (!f.key.empty()) {
+        if (!path.empty()) path.push_back('.');
+        path.append(f.key);
+      }
+    }
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    size_t index = 0;  // array: elements completed so far
+    std::string key;   // object: the latest key
+  };
+  bool value() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+    return true;
+  }
+  bool open(bool array) {
+    frames_.push_back({array, 0, {}});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return value();
+  }
+  std::vector<Frame> frames_;
+};
+
+void check_fields(const json& body, std::initializer_list<const char*> known) {
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object, got " + type_name(body));
+  for (auto& [k, v] : body.items()) {
+    bool ok = false;
+    for (const char* name : known) ok = ok || k == name;
+    if (ok) continue;
+    std::string list;
+    for (const char* name : known) list += (list.empty() ? "" : ", ") + std::string(name);
+    bad(k, "unknown field (this endpoint accepts " + list + ")");
+  }
+}
+
+std::string get_text(const json& v, const std::string& param, const Limits& lim) {
+  if (!v.is_string()) bad(param, "must be a string, got " + type_name(v));
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.size() > lim.max_text_bytes)
+    bad(param, "is " + std::to_string(s.size()) + " bytes, over the limit of " + std::to_string(lim.max_text_bytes));
+  size_t at = 0;
+  // The JSON parser already insists on UTF-8; checked again because the
+  // classifier and tokenizer rely on it.
+  if (!valid_utf8(s, &at)) bad(param, "is not valid UTF-8 (byte " + std::to_string(at) + ")");
+  return s;
+}
+
+std::vector<std::string> get_texts(const json& v, const std::string& param, const Limits& lim) {
+  if (!v.is_array()) bad(param, "must be an array of strings, got " + type_name(v));
+  if (v.empty()) bad(param, "must hold at least one string");
+  if (v.size() > lim.max_texts)
+    bad(param, "holds " + std::to_string(v.size()) + " strings, over the limit of " + std::to_string(lim.max_texts) +
+                   " per request");
+  std::vector<std::string> out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(get_text(v[i], param + "[" + std::to_string(i) + "]", lim));
+  return out;
+}
+
+int64_t get_int(const json& v, const std::string& param, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer()) bad(param, "must be an integer, got " + type_name(v));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi)) bad(param, "must be at most " + std::to_string(hi));
+  int64_t x = v.get<int64_t>();
+  if (x < lo || x > hi) bad(param, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(x));
+  return x;
+}
+
+std::vector<int32_t> get_ids(const json& v, const std::string& param, const Limits& lim) {
+  if (v.empty()) bad(param, "is an empty list of token ids");
+  if (lim.max_prompt_tokens && v.size() > lim.max_prompt_tokens)
+    bad(param, "is " + std::to_string(v.size()) + " tokens, over the model's limit of " + std::to_string(lim.max_prompt_tokens));
+  std::vector<int32_t> ids;
+  ids.reserve(v.size());
+  const int64_t hi = lim.vocab_size ? int64_t(lim.vocab_size) - 1 : INT32_MAX;
+  for (size_t i = 0; i < v.size(); ++i) ids.push_back(int32_t(get_int(v[i], param + "[" + std::to_string(i) + "]", 0, hi)));
+  return ids;
+}
+
+// "prompt": a string, a list of strings, a list of token ids, or a list of
+// lists of token ids (the four forms OpenAI's API accepts).
+std::vector<Prompt> get_prompts(const json& v, const Limits& lim) {
+  if (v.is_string()) return {get_text(v, "prompt", lim)};
+  if (!v.is_array()) bad("prompt", "must be a string, a list of strings or a list of token-id lists, got " + type_name(v));
+  if (v.empty()) bad("prompt", "must hold at least one prompt");
+  if (v[0].is_number()) return {get_ids(v, "prompt", lim)};
+  if (v.size() > lim.max_texts)
+    bad("prompt", "holds " + std::to_string(v.size()) + " prompts, over the limit of " + std::to_string(lim.max_texts) +
+                      " per request");
+  std::vector<Prompt> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string param = "prompt[" + std::to_string(i) + "]";
+    if (v[i].is_array()) out.emplace_back(get_ids(v[i], param, lim));
+    else out.emplace_back(get_text(v[i], param, lim));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view calibration_name(Calibration c) {
+  switch (c) {
+    case Calibration::Contextual: return "contextual";
+    case Calibration::Pmi: return "pmi";
+    default: return "none";
+  }
+}
+
+json parse_body(std::string_view body) {
+  try {
+    return json::parse(body, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) throw ApiError(400, "the request body nests deeper than " + std::to_string(kMaxDepth) + " levels");
+      return true;
+    });
+  } catch (const json::parse_error& e) {
+    Locator where;
+    json::sax_parse(body, &where);
+    const std::string at = "at byte " + std::to_string(e.byte);
+    const std::string what = e.what();
+    // nlohmann reports bad text as "ill-formed UTF-8" or a lone surrogate.
+    if (!where.path.empty() && (what.find("UTF-8") != std::string::npos || what.find("surrogate") != std::string::npos))
+      bad(where.path, "is not valid UTF-8 (" + at + " of the body)");
+    throw ApiError(400, "malformed JSON " + at + (where.path.empty() ? "" : " (in " + where.path + ")") + ": " + what,
+                   where.path);
+  }
+}
+
+ClassifyRequest parse_classify(const json& body, const Limits& lim) {
+  check_fields(body, {"texts", "labels", "template", "calibrate"});
+  ClassifyRequest r;
+  if (!body.contains("texts")) bad("texts", "is required: an array of the strings to classify");
+  r.texts = get_texts(body["texts"], "texts", lim);
+  if (auto it = body.find("labels"); it != body.end() && !it->is_null()) r.labels = get_texts(*it, "labels", lim);
+  if (auto it = body.find("template"); it != body.end() && !it->is_null()) {
+    r.template_text = get_text(*it, "template", lim);
+    try {
+      PromptTemplate check(*r.template_text);
+    } catch (const std::exception& e) {
+      bad("template", e.what());
+    }
+  }
+  if (auto it = body.find("calibrate"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) bad("calibrate", "must be a string, got " + type_name(*it));
+    const auto& s = it->get_ref<const std::string&>();
+    if (s == "none") r.calibration = Calibration::None;
+    else if (s == "contextual") r.calibration = Calibration::Contextual;
+    else if (s == "pmi") r.calibration = Calibration::Pmi;
+    else bad("calibrate", "'" + s + "' is not one of none, contextual, pmi");
+  }
+  return r;
+}
+
+CompletionRequest parse_completion(const json& body, const Limits& lim) {
+  // Sampling fields are accepted (clients send them) but change nothing when
+  // only the prompt is scored.
+  check_fields(body, {"model", "prompt", "max_tokens", "echo", "logprobs", "n", "best_of", "stream", "temperature",
+                      "top_p", "presence_penalty", "frequency_penalty", "stop", "seed", "user", "logit_bias"});
+  CompletionRequest r;
+  if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) bad("model", "must be a string, got " + type_name(*it));
+    r.model = it->get<std::string>();
+  }
+  if (!body.contains("prompt")) bad("prompt", "is required");
+  r.prompts = get_prompts(body["prompt"], lim);
+  if (auto it = body.find("max_tokens"); it != body.end() && !it->is_null())
+    r.max_tokens = size_t(get_int(*it, "max_tokens", 0, INT32_MAX));
+  if (auto it = body.find("echo"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad("echo", "must be a boolean, got " + type_name(*it));
+    r.echo = it->get<bool>();
+  }
+  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null())
+    r.logprobs = int(get_int(*it, "logprobs", 0, 20));
+  for (const char* one : {"n", "best_of"})
+    if (auto it = body.find(one); it != body.end() && !it->is_null() && get_int(*it, one, 1, 1) != 1) bad(one, "must be 1");
+  if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad("stream", "must be a boolean, got " + type_name(*it));
+    if (it->get<bool>()) bad("stream", "streaming is not supported by this server");
+  }
+  for (const char* num : {"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+    if (auto it = body.find(num); it != body.end() && !it->is_null() && !it->is_number())
+      bad(num, "must be a number, got " + type_name(*it));
+  if (auto it = body.find("seed"); it != body.end() && !it->is_null()) get_int(*it, "seed", INT64_MIN, INT64_MAX);
+  if (auto it = body.find("user"); it != body.end() && !it->is_null() && !it->is_string())
+    bad("user", "must be a string, got " + type_name(*it));
+  if (auto it = body.find("stop"); it != body.end() && !it->is_null() && !it->is_string() && !it->is_array())
+    bad("stop", "must be a string or a list of strings, got " + type_name(*it));
+  if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null() && !it->is_object())
+    bad("logit_bias", "must be an object, got " + type_name(*it));
+  return r;
+}
+
+}  // namespace cloze::server

@@ -1,0 +1,53 @@
+#pragma once
+// The bodies of POST /v1/classify and POST /v1/completions: parsed, type- and
+// limit-checked on the HTTP thread, so the model thread only sees requests
+// that are well formed. Every problem throws ApiError(400) naming the field.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cloze/classify.h"
+
+namespace cloze::server {
+
+struct Limits {
+  size_t max_texts = 256;        // texts / prompts per request
+  size_t max_text_bytes = 100000;
+  size_t vocab_size = 0;         // token-id prompts must be below it
+  size_t max_prompt_tokens = 0;  // 0: no limit
+};
+
+// Parses a request body. Malformed JSON throws ApiError naming the byte
+// offset and the field it happened in (e.g. invalid UTF-8 inside texts[2]).
+nlohmann::json parse_body(std::string_view body);
+
+struct ClassifyRequest {
+  std::vector<std::string> texts;
+  std::optional<std::vector<std::string>> labels;
+  std::optional<std::string> template_text;
+  std::optional<Calibration> calibration;
+};
+ClassifyRequest parse_classify(const nlohmann::json& body, const Limits& limits);
+
+// A prompt is text (tokenized by the server) or token ids (as
+// lm-evaluation-harness sends them).
+using Prompt = std::variant<std::string, std::vector<int32_t>>;
+
+struct CompletionRequest {
+  std::string model;
+  std::vector<Prompt> prompts;
+  size_t max_tokens = 16;        // OpenAI's default
+  bool echo = false;
+  std::optional<int> logprobs;   // top alternatives per token; none: no logprobs
+};
+CompletionRequest parse_completion(const nlohmann::json& body, const Limits& limits);
+
+std::string_view calibration_name(Calibration c);
+
+}  // namespace cloze::server

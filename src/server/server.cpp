@@ -1,0 +1,278 @@
+// Server: the HTTP routes over ModelWorker. Handlers parse and check on the
+// HTTP threads, queue the work, wait, and format; errors of every kind end
+// here as OpenAI-shaped JSON bodies.
+#include "cloze/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <csignal>
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "cloze/error.h"
+#include "cloze/result_row.h"
+#include "server/api_error.h"
+#include "server/completion_json.h"
+#include "server/metrics.h"
+#include "server/model_worker.h"
+#include "server/requests.h"
+
+namespace cloze {
+
+using server::ApiError;
+using nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+struct Route {
+  const char* path;
+  const char* method;  // the one method it answers; others get 405
+};
+constexpr Route kRoutes[] = {{"/health", "GET"},       {"/metrics", "GET"},        {"/v1/models", "GET"},
+                             {"/v1/classify", "POST"}, {"/v1/completions", "POST"}};
+
+// The metrics label of a path: one of ours, or "other" so that clients
+// probing random paths cannot grow the label set.
+std::string_view endpoint_of(const std::string& path) {
+  for (const Route& r : kRoutes)
+    if (path == r.path) return r.path;
+  return "other";
+}
+
+std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace); }
+
+void send_error(httplib::Response& res, const ApiError& e, int retry_after_s) {
+  res.status = e.status;
+  if (e.status == 503) res.set_header("Retry-After", std::to_string(retry_after_s));
+  res.set_content(dump(server::error_body(e)), kJson);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(ServerOptions o) : opt(std::move(o)) {}
+
+  ServerOptions opt;
+  httplib::Server http;
+  server::Metrics metrics;
+  std::unique_ptr<server::ModelWorker> worker;
+  Model* model = nullptr;
+  const Tokenizer* tok = nullptr;
+  std::atomic<bool> ready{false}, stopping{false}, in_run{false}, run_done{false};
+  std::atomic<uint64_t> next_id{0};
+  int port = -1;
+  const long long started = static_cast<long long>(std::time(nullptr));
+
+  void setup();
+  server::Limits limits() const;
+  // Runs a scoring handler: the model must be there, errors become bodies,
+  // and the wall time goes into the latency histogram.
+  template <class F>
+  void scoring(const char* endpoint, httplib::Response& res, F&& handle);
+  void classify(const httplib::Request& req, httplib::Response& res);
+  void completions(const httplib::Request& req, httplib::Response& res);
+  [[noreturn]] void generate(const server::CompletionRequest& req);
+};
+
+server::Limits Server::Impl::limits() const {
+  server::Limits l;
+  l.max_texts = opt.max_texts;
+  l.max_text_bytes = opt.max_text_bytes;
+  if (model) {
+    l.vocab_size = model->config().vocab_size;
+    l.max_prompt_tokens = model->config().max_position_embeddings;
+  }
+  return l;
+}
+
+template <class F>
+void Server::Impl::scoring(const char* endpoint, httplib::Response& res, F&& handle) {
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    if (!ready.load(std::memory_order_acquire))
+      throw ApiError(503, "the model is still loading; retry shortly", "", "server_error");
+    handle();
+  } catch (const ApiError& e) {
+    send_error(res, e, opt.retry_after_s);
+  } catch (const std::exception& e) {
+    send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "", "server_error"), opt.retry_after_s);
+  }
+  metrics.latency(endpoint, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void Server::Impl::classify(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/classify", res, [&] {
+    server::ClassifyRequest r = server::parse_classify(server::parse_body(req.body), limits());
+    ClassifierOptions o = opt.classifier;
+    if (r.labels) o.labels = *r.labels;
+    if (r.template_text) o.template_text = *r.template_text;
+    if (r.calibration) o.calibration = *r.calibration;
+    server::ClassifyOutcome out = worker->classify(std::move(o), r.texts).get();
+    ordered_json results = ordered_json::array();
+    for (size_t i = 0; i < r.texts.size(); ++i) {
+      Record rec;
+      rec.index = i;
+      rec.text = std::move(r.texts[i]);
+      results.push_back(result_row(rec, out.results[i], *out.classifier, /*with_id=*/false));
+    }
+    res.set_content(dump({{"results", std::move(results)}}), kJson);
+  });
+}
+
+// The seam for text generation (max_tokens > 0): a generation module plugs in
+// here; until then such requests are refused cleanly.
+void Server::Impl::generate(const server::CompletionRequest&) {
+  throw ApiError(400,
+                 "max_tokens: generation is not supported by this server yet; send max_tokens 0 with echo true "
+                 "and logprobs N to score the prompt",
+                 "max_tokens");
+}
+
+void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/completions", res, [&] {
+    server::CompletionRequest r = server::parse_completion(server::parse_body(req.body), limits());
+    if (r.max_tokens > 0) generate(r);
+    // Without echo nothing of the prompt is returned, so nothing needs scoring.
+    std::optional<size_t> top_n;
+    if (r.logprobs && r.echo) top_n = size_t(*r.logprobs);
+    server::ScoreOutcome out = worker->score(r.prompts, top_n).get();
+    char id[32];
+    std::snprintf(id, sizeof id, "cmpl-%llx", static_cast<unsigned long long>(++next_id));
+    res.set_content(dump(server::completion_json(r, out, *tok, id, opt.model_id, std::time(nullptr))), kJson);
+  });
+}
+
+void Server::Impl::setup() {
+  const size_t threads = opt.http_threads ? opt.http_threads : 1;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(opt.max_body_bytes);
+  http.set_read_timeout(opt.read_timeout_s, 0);
+  http.set_write_timeout(opt.write_timeout_s, 0);
+  http.set_keep_alive_timeout(opt.keep_alive_timeout_s);
+  // httplib closes a connection after this many requests; evaluation clients
+  // send thousands over one, so let them.
+  http.set_keep_alive_max_count(1000);
+
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const bool up = ready.load(std::memory_order_acquire);
+    res.status = up ? 200 : 503;
+    if (!up) res.set_header("Retry-After", std::to_string(opt.retry_after_s));
+    res.set_content(up ? R"({"status":"ok"})" : R"({"status":"loading"})", kJson);
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    // `ready` is set (release) after the worker exists; read it first.
+    const bool up = ready.load(std::memory_order_acquire);
+    res.set_content(metrics.render(up ? worker->depth() : 0, up), "text/plain; version=0.0.4");
+  });
+  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    ordered_json m = {{"id", opt.model_id}, {"object", "model"}, {"created", started}, {"owned_by", "cloze"}};
+    res.set_content(dump({{"object", "list"}, {"data", ordered_json::array({m})}}), kJson);
+  });
+  http.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
+  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
+
+  // A known path with the wrong method: 405 naming the right one.
+  for (const Route& r : kRoutes) {
+    auto refuse = [r](const httplib::Request& req, httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", r.method);
+      res.set_content(dump(server::error_body(std::string(r.path) + " answers " + r.method + ", not " + req.method,
+                                              "invalid_request_error", "")),
+                      kJson);
+    };
+    const std::string m = r.method;
+    if (m != "GET") http.Get(r.path, refuse);
+    if (m != "POST") http.Post(r.path, refuse);
+    http.Put(r.path, refuse);
+    http.Patch(r.path, refuse);
+    http.Delete(r.path, refuse);
+    http.Options(r.path, refuse);
+  }
+
+  // Responses httplib makes itself (404, 413, a malformed request line) get
+  // a JSON body too; ours already have one.
+  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string msg;
+    if (res.status == 404) msg = "no such endpoint: " + req.method + " " + req.path;
+    else if (res.status == 413) msg = "the request body is over the limit of " + std::to_string(opt.max_body_bytes) + " bytes";
+    else msg = "the HTTP request could not be handled (status " + std::to_string(res.status) + ")";
+    res.set_content(dump(server::error_body(msg, "invalid_request_error", "")), kJson);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, ApiError(500, "internal error: " + what, "", "server_error"), opt.retry_after_s);
+  });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics.request(endpoint_of(req.path), res.status);
+  });
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  // A client that hangs up mid-answer must cost its connection, not the
+  // process: httplib writes with plain send(), which raises SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (impl_->opt.model_id.empty()) impl_->opt.model_id = "cloze";
+  impl_->setup();
+}
+
+Server::~Server() {
+  stop();
+  if (impl_->worker) impl_->worker->finish();
+}
+
+int Server::bind() {
+  if (impl_->port >= 0) return impl_->port;
+  const auto& o = impl_->opt;
+  int port = o.port;
+  if (o.port == 0) port = impl_->http.bind_to_any_port(o.host);
+  else if (!impl_->http.bind_to_port(o.host, o.port)) port = -1;
+  if (port <= 0)
+    throw Error("serve: cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                " (address in use, not local, or not allowed); choose another --host / --port");
+  impl_->port = port;
+  return port;
+}
+
+void Server::attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Classifier> defaults) {
+  if (impl_->ready) throw Error("serve: a model is already attached");
+  impl_->model = &model;
+  impl_->tok = &tokenizer;
+  if (defaults) impl_->opt.classifier = defaults->options();
+  impl_->worker = std::make_unique<server::ModelWorker>(model, tokenizer, impl_->opt, impl_->metrics);
+  if (defaults) impl_->worker->preload(std::move(defaults));
+  impl_->ready.store(true, std::memory_order_release);
+}
+
+void Server::run() {
+  bind();
+  impl_->in_run = true;
+  if (!impl_->stopping) impl_->http.listen_after_bind();
+  // listen returns after its thread pool has answered every connection it
+  // accepted; the worker then has nothing left that anyone waits for.
+  impl_->run_done = true;
+}
+
+void Server::stop() {
+  impl_->stopping = true;
+  // stop() only works on a listening server: if run() is between its check
+  // and the listen loop, wait for the loop to start (or for run to end).
+  if (impl_->in_run)
+    while (!impl_->http.is_running() && !impl_->run_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->http.stop();
+}
+
+int Server::port() const { return impl_->port; }
+
+}  // namespace cloze
