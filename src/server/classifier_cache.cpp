@@ -4,9 +4,16 @@ namespace cloze::server {
 
 std::string ClassifierCache::key(const ClassifierOptions& o) {
   // Length-prefixed, so no label or template text can forge another key.
-  std::string k = std::to_string(int(o.calibration)) + "|" + std::to_string(o.template_text.size()) + ":" +
-                  o.template_text;
-  for (const auto& l : o.labels) k += "|" + std::to_string(l.size()) + ":" + l;
+  // (Appends rather than operator+ chains: GCC 12 warns falsely on those.)
+  std::string k = std::to_string(int(o.calibration));
+  auto add = [&k](const std::string& part) {
+    k += '|';
+    k += std::to_string(part.size());
+    k += ':';
+    k += part;
+  };
+  add(o.template_text);
+  for (const auto& l : o.labels) add(l);
   return k;
 }
 
