@@ -23,4 +23,9 @@ std::string token_text(const Tokenizer& tok, int32_t id);
 nlohmann::ordered_json completion_json(const CompletionRequest& req, const ScoreOutcome& out, const Tokenizer& tok,
                                        const std::string& id, const std::string& model, long long created);
 
+// The same shape for max_tokens > 0: text is the generated text (after the
+// prompt with echo); logprobs cover the generated tokens (all with echo).
+nlohmann::ordered_json generation_json(const CompletionRequest& req, const GenerateOutcome& out, const Tokenizer& tok,
+                                       const std::string& id, const std::string& model, long long created);
+
 }  // namespace cloze::server

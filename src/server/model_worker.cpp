@@ -20,7 +20,7 @@ std::string param_of(const std::string& message) {
 
 ModelWorker::ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
     : model_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
-      cache_(model, tokenizer, options.classifier_cache) {
+      cache_(model, tokenizer, options.classifier_cache), eos_ids_(default_eos_ids(model, &tokenizer)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -78,6 +78,19 @@ std::future<ScoreOutcome> ModelWorker::score(std::vector<Prompt> prompts, std::o
   return f;
 }
 
+std::future<GenerateOutcome> ModelWorker::generate(std::vector<Prompt> prompts, GenerateOptions options,
+                                                   std::optional<size_t> top_n) {
+  auto job = std::make_unique<Job>();
+  job->is_classify = false;
+  job->is_generate = true;
+  job->prompts = std::move(prompts);
+  job->sampling = std::move(options);
+  job->top_n = top_n;
+  auto f = job->generated.get_future();
+  push(std::move(job));
+  return f;
+}
+
 void ModelWorker::loop() {
   for (;;) {
     std::vector<std::unique_ptr<Job>> batch;
@@ -109,6 +122,7 @@ void ModelWorker::loop() {
       }
     }
     if (batch[0]->is_classify) run_classify(batch);
+    else if (batch[0]->is_generate) run_generate(*batch[0]);
     else run_score(*batch[0]);
   }
 }
@@ -143,28 +157,31 @@ void ModelWorker::run_classify(std::vector<std::unique_ptr<Job>>& jobs) {
   }
 }
 
+std::vector<int32_t> ModelWorker::prompt_ids(const Job& job, size_t i) const {
+  const std::string param = job.prompts.size() == 1 ? "prompt" : "prompt[" + std::to_string(i) + "]";
+  auto* text = std::get_if<std::string>(&job.prompts[i]);
+  if (!text) return std::get<std::vector<int32_t>>(job.prompts[i]);
+  const size_t max_len = model_.config().max_position_embeddings;
+  std::vector<int32_t> ids;
+  try {
+    ids = tok_.encode(*text, {.special = opt_.classifier.parse_special});
+  } catch (const Error& e) {
+    throw ApiError(400, param + ": " + e.what(), param);
+  }
+  if (ids.empty()) throw ApiError(400, param + ": the prompt is empty (no tokens to score)", param);
+  if (max_len && ids.size() > max_len)
+    throw ApiError(400, param + ": the prompt is " + std::to_string(ids.size()) +
+                            " tokens, over the model's context of " + std::to_string(max_len),
+                   param);
+  return ids;
+}
+
 void ModelWorker::run_score(Job& job) {
   try {
-    const size_t max_len = model_.config().max_position_embeddings;
     ScoreOutcome out;
     size_t tokens = 0;
     for (size_t i = 0; i < job.prompts.size(); ++i) {
-      const std::string param = job.prompts.size() == 1 ? "prompt" : "prompt[" + std::to_string(i) + "]";
-      std::vector<int32_t> ids;
-      if (auto* text = std::get_if<std::string>(&job.prompts[i])) {
-        try {
-          ids = tok_.encode(*text, {.special = opt_.classifier.parse_special});
-        } catch (const Error& e) {
-          throw ApiError(400, param + ": " + e.what(), param);
-        }
-        if (ids.empty()) throw ApiError(400, param + ": the prompt is empty (no tokens to score)", param);
-        if (max_len && ids.size() > max_len)
-          throw ApiError(400, param + ": the prompt is " + std::to_string(ids.size()) +
-                                  " tokens, over the model's context of " + std::to_string(max_len),
-                         param);
-      } else {
-        ids = std::get<std::vector<int32_t>>(job.prompts[i]);
-      }
+      std::vector<int32_t> ids = prompt_ids(job, i);
       tokens += ids.size();
       if (job.top_n) {
         out.prompts.push_back(score_prompt(model_, std::move(ids), *job.top_n));
@@ -180,6 +197,44 @@ void ModelWorker::run_score(Job& job) {
     job.scored.set_exception(std::current_exception());
   } catch (const std::exception& e) {
     job.scored.set_exception(
+        std::make_exception_ptr(ApiError(500, std::string("internal error: ") + e.what(), "", "server_error")));
+  }
+}
+
+void ModelWorker::run_generate(Job& job) {
+  try {
+    GenerateOptions o = job.sampling;
+    if (o.eos_ids.empty()) o.eos_ids = eos_ids_;
+    GenerateOutcome out;
+    size_t tokens = 0;
+    for (size_t i = 0; i < job.prompts.size(); ++i) {
+      Generated g;
+      g.prompt_ids = prompt_ids(job, i);
+      try {
+        g.result = cloze::generate(model_, &tok_, g.prompt_ids, o);
+      } catch (const Error& e) {
+        // The library's checks left to it here are about the prompt (one
+        // that fills the whole context leaves no room to generate).
+        const std::string param = job.prompts.size() == 1 ? "prompt" : "prompt[" + std::to_string(i) + "]";
+        throw ApiError(400, param + ": " + e.what(), param);
+      }
+      tokens += g.prompt_ids.size() + g.result.ids.size();
+      if (job.top_n) {
+        // Scoring the whole sequence again costs one more prefill, and gives
+        // the generated tokens' log-probabilities by the same code (and so
+        // the same numbers) as a max_tokens 0 request for the prompt.
+        std::vector<int32_t> all = g.prompt_ids;
+        all.insert(all.end(), g.result.ids.begin(), g.result.ids.end());
+        g.scores = score_prompt(model_, std::move(all), *job.top_n);
+      }
+      out.prompts.push_back(std::move(g));
+    }
+    metrics_.batch(job.prompts.size(), tokens);
+    job.generated.set_value(std::move(out));
+  } catch (const ApiError&) {
+    job.generated.set_exception(std::current_exception());
+  } catch (const std::exception& e) {
+    job.generated.set_exception(
         std::make_exception_ptr(ApiError(500, std::string("internal error: ") + e.what(), "", "server_error")));
   }
 }

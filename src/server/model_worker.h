@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cloze/classify.h"
+#include "cloze/generate.h"
 #include "cloze/server.h"
 #include "server/classifier_cache.h"
 #include "server/metrics.h"
@@ -33,6 +34,19 @@ struct ScoreOutcome {
   std::vector<PromptScores> prompts;  // ids always; log-probabilities when asked
 };
 
+// One prompt's generation. With logprobs asked, `scores` covers the prompt
+// and the generated ids together (scored again after generating), so the
+// answer can show either part.
+struct Generated {
+  std::vector<int32_t> prompt_ids;
+  GenerateResult result;
+  std::optional<PromptScores> scores;
+};
+
+struct GenerateOutcome {
+  std::vector<Generated> prompts;
+};
+
 class ModelWorker {
  public:
   ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics);
@@ -43,6 +57,10 @@ class ModelWorker {
   // come back as ApiError from the future's get().
   std::future<ClassifyOutcome> classify(ClassifierOptions options, std::vector<std::string> texts);
   std::future<ScoreOutcome> score(std::vector<Prompt> prompts, std::optional<size_t> top_n);
+  // One cloze::generate call per prompt, in order; eos_ids, when empty, are
+  // the model's. top_n: also score prompt + generated ids (logprobs).
+  std::future<GenerateOutcome> generate(std::vector<Prompt> prompts, GenerateOptions options,
+                                        std::optional<size_t> top_n);
 
   // Puts a ready-built classifier in the cache (the server's defaults).
   void preload(std::shared_ptr<Classifier> clf);
@@ -54,6 +72,7 @@ class ModelWorker {
  private:
   struct Job {
     bool is_classify = true;
+    bool is_generate = false;
     std::string key;
     ClassifierOptions options;
     std::vector<std::string> texts;
@@ -61,17 +80,23 @@ class ModelWorker {
     std::vector<Prompt> prompts;
     std::optional<size_t> top_n;
     std::promise<ScoreOutcome> scored;
+    GenerateOptions sampling;
+    std::promise<GenerateOutcome> generated;
   };
   void push(std::unique_ptr<Job> job);
   void loop();
   void run_classify(std::vector<std::unique_ptr<Job>>& jobs);
   void run_score(Job& job);
+  void run_generate(Job& job);
+  // Token ids of prompts[i]; text is tokenized here. Throws ApiError(400).
+  std::vector<int32_t> prompt_ids(const Job& job, size_t i) const;
 
   Model& model_;
   const Tokenizer& tok_;
   const ServerOptions& opt_;
   Metrics& metrics_;
   ClassifierCache cache_;
+  std::vector<int32_t> eos_ids_;  // read once: default_eos_ids reads generation_config.json
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -1,5 +1,6 @@
 #include "server/requests.h"
 
+#include "cloze/error.h"
 #include "cloze/records.h"
 #include "server/api_error.h"
 
@@ -212,11 +213,29 @@ ClassifyRequest parse_classify(const json& body, const Limits& lim) {
   return r;
 }
 
+// A JSON number as a float option; NaN cannot travel in JSON, ranges are
+// checked by cloze::validate.
+static float get_number(const json& v, const std::string& param) {
+  if (!v.is_number()) bad(param, "must be a number, got " + type_name(v));
+  return v.get<float>();
+}
+
+// "stop": one string or a list of at most four (OpenAI's limit).
+static std::vector<std::string> get_stops(const json& v, const Limits& lim) {
+  if (v.is_string()) return {get_text(v, "stop", lim)};
+  if (!v.is_array()) bad("stop", "must be a string or a list of strings, got " + type_name(v));
+  if (v.size() > 4) bad("stop", "holds " + std::to_string(v.size()) + " strings, over the limit of 4");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(get_text(v[i], "stop[" + std::to_string(i) + "]", lim));
+  return out;
+}
+
 CompletionRequest parse_completion(const json& body, const Limits& lim) {
-  // Sampling fields are accepted (clients send them) but change nothing when
-  // only the prompt is scored.
+  // Penalties, logit_bias and user are accepted (clients send them) and
+  // type-checked, but change nothing.
   check_fields(body, {"model", "prompt", "max_tokens", "echo", "logprobs", "n", "best_of", "stream", "temperature",
-                      "top_p", "presence_penalty", "frequency_penalty", "stop", "seed", "user", "logit_bias"});
+                      "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "stop", "seed", "user",
+                      "logit_bias"});
   CompletionRequest r;
   if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
     if (!it->is_string()) bad("model", "must be a string, got " + type_name(*it));
@@ -238,16 +257,30 @@ CompletionRequest parse_completion(const json& body, const Limits& lim) {
     if (!it->is_boolean()) bad("stream", "must be a boolean, got " + type_name(*it));
     if (it->get<bool>()) bad("stream", "streaming is not supported by this server");
   }
-  for (const char* num : {"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+  GenerateOptions& g = r.sampling;
+  if (auto it = body.find("temperature"); it != body.end() && !it->is_null()) g.temperature = get_number(*it, "temperature");
+  if (auto it = body.find("top_p"); it != body.end() && !it->is_null()) g.top_p = get_number(*it, "top_p");
+  if (auto it = body.find("min_p"); it != body.end() && !it->is_null()) g.min_p = get_number(*it, "min_p");
+  if (auto it = body.find("top_k"); it != body.end() && !it->is_null())
+    g.top_k = size_t(get_int(*it, "top_k", 0, INT32_MAX));
+  if (auto it = body.find("seed"); it != body.end() && !it->is_null())
+    g.seed = uint64_t(get_int(*it, "seed", INT64_MIN, INT64_MAX));  // negative seeds wrap: still reproducible
+  if (auto it = body.find("stop"); it != body.end() && !it->is_null()) g.stop = get_stops(*it, lim);
+  for (const char* num : {"presence_penalty", "frequency_penalty"})
     if (auto it = body.find(num); it != body.end() && !it->is_null() && !it->is_number())
       bad(num, "must be a number, got " + type_name(*it));
-  if (auto it = body.find("seed"); it != body.end() && !it->is_null()) get_int(*it, "seed", INT64_MIN, INT64_MAX);
   if (auto it = body.find("user"); it != body.end() && !it->is_null() && !it->is_string())
     bad("user", "must be a string, got " + type_name(*it));
-  if (auto it = body.find("stop"); it != body.end() && !it->is_null() && !it->is_string() && !it->is_array())
-    bad("stop", "must be a string or a list of strings, got " + type_name(*it));
   if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null() && !it->is_object())
     bad("logit_bias", "must be an object, got " + type_name(*it));
+  // Ranges (temperature >= 0, top_p in (0, 1], ...) by the library's own
+  // rules; its messages begin with the field's name.
+  try {
+    validate(g);
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    throw ApiError(400, m, m.substr(0, m.find(':')));
+  }
   return r;
 }
 

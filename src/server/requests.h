@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cloze/classify.h"
+#include "cloze/generate.h"
 
 namespace cloze::server {
 
@@ -45,6 +46,12 @@ struct CompletionRequest {
   size_t max_tokens = 16;        // OpenAI's default
   bool echo = false;
   std::optional<int> logprobs;   // top alternatives per token; none: no logprobs
+  // Sampling for max_tokens > 0. max_tokens and eos_ids are filled in by the
+  // server. An absent temperature is OpenAI's default, 1 (sampling): clients
+  // written for OpenAI expect that, and the ones that want reproducible
+  // greedy output (lm-evaluation-harness) send temperature 0. An absent seed
+  // is 0, so even sampled answers repeat unless the client varies the seed.
+  GenerateOptions sampling{.temperature = 1};
 };
 CompletionRequest parse_completion(const nlohmann::json& body, const Limits& limits);
 

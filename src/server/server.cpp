@@ -75,7 +75,7 @@ struct Server::Impl {
   void scoring(const char* endpoint, httplib::Response& res, F&& handle);
   void classify(const httplib::Request& req, httplib::Response& res);
   void completions(const httplib::Request& req, httplib::Response& res);
-  [[noreturn]] void generate(const server::CompletionRequest& req);
+  std::string next_completion_id();
 };
 
 server::Limits Server::Impl::limits() const {
@@ -123,26 +123,33 @@ void Server::Impl::classify(const httplib::Request& req, httplib::Response& res)
   });
 }
 
-// The seam for text generation (max_tokens > 0): a generation module plugs in
-// here; until then such requests are refused cleanly.
-void Server::Impl::generate(const server::CompletionRequest&) {
-  throw ApiError(400,
-                 "max_tokens: generation is not supported by this server yet; send max_tokens 0 with echo true "
-                 "and logprobs N to score the prompt",
-                 "max_tokens");
+std::string Server::Impl::next_completion_id() {
+  char id[32];
+  std::snprintf(id, sizeof id, "cmpl-%llx", static_cast<unsigned long long>(++next_id));
+  return id;
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/completions", res, [&] {
     server::CompletionRequest r = server::parse_completion(server::parse_body(req.body), limits());
-    if (r.max_tokens > 0) generate(r);
+    if (r.max_tokens > 0) {
+      // Generation, on the model thread like everything that runs the model;
+      // logprobs then need the tokens scored, echoed or not.
+      std::optional<size_t> top_n;
+      if (r.logprobs) top_n = size_t(*r.logprobs);
+      GenerateOptions o = r.sampling;
+      o.max_tokens = r.max_tokens;
+      server::GenerateOutcome out = worker->generate(r.prompts, std::move(o), top_n).get();
+      res.set_content(dump(server::generation_json(r, out, *tok, next_completion_id(), opt.model_id, std::time(nullptr))),
+                      kJson);
+      return;
+    }
     // Without echo nothing of the prompt is returned, so nothing needs scoring.
     std::optional<size_t> top_n;
     if (r.logprobs && r.echo) top_n = size_t(*r.logprobs);
     server::ScoreOutcome out = worker->score(r.prompts, top_n).get();
-    char id[32];
-    std::snprintf(id, sizeof id, "cmpl-%llx", static_cast<unsigned long long>(++next_id));
-    res.set_content(dump(server::completion_json(r, out, *tok, id, opt.model_id, std::time(nullptr))), kJson);
+    res.set_content(dump(server::completion_json(r, out, *tok, next_completion_id(), opt.model_id, std::time(nullptr))),
+                    kJson);
   });
 }
 
