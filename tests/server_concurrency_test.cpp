@@ -57,6 +57,9 @@ TEST(ServerConcurrency, ManyClientsGetSequentialAnswers) {
         auto res = client.Post("/v1/classify", body.dump(), "application/json");
         if (!res || res->status != 200) {
           ++failed;
+          std::fprintf(stderr, "client %d request %d: %s\n", c, r,
+                       res ? ("HTTP " + std::to_string(res->status) + " " + res->body).c_str()
+                           : httplib::to_string(res.error()).c_str());
           continue;
         }
         json got = json::parse(res->body)["results"];

@@ -3,6 +3,9 @@
 // 400-class JSON error naming the field, and the counters honest.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -354,11 +357,23 @@ TEST_F(ServerApi, Metrics) {
   post("/v1/classify", R"({"texts": ["one", "two"]})");
   post("/v1/classify", "{");
   live_->client().Get("/nowhere");
-  auto r = live_->client().Get("/metrics");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200);
-  EXPECT_NE(r->get_header_value("Content-Type").find("text/plain"), std::string::npos);
-  const std::string& m = r->body;
+  // Requests are counted by httplib's logger, which runs just after the
+  // response is written: the client can ask for /metrics before the count of
+  // its previous requests land, so wait (boundedly) for all three.
+  std::string m, content_type;
+  for (int i = 0; i < 100; ++i) {
+    auto r = live_->client().Get("/metrics");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    content_type = r->get_header_value("Content-Type");
+    m = r->body;
+    if (m.find("endpoint=\"other\",status=\"404\"") != std::string::npos &&
+        m.find("endpoint=\"/v1/classify\",status=\"400\"") != std::string::npos &&
+        m.find("endpoint=\"/v1/classify\",status=\"200\"") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(content_type.find("text/plain"), std::string::npos);
   for (const char* want :
        {"# TYPE cloze_http_requests_total counter", "cloze_http_requests_total{endpoint=\"/v1/classify\",status=\"200\"} ",
         "cloze_http_requests_total{endpoint=\"/v1/classify\",status=\"400\"} ",

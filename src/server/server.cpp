@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <csignal>
 #include <chrono>
@@ -243,11 +245,26 @@ int Server::bind() {
   if (impl_->port >= 0) return impl_->port;
   const auto& o = impl_->opt;
   int port = o.port;
+  // Debian's libcpp-httplib is built with a listen backlog of 5: a burst of
+  // clients overflows it and connections are dropped. Note the socket as it
+  // is made, then listen() again with a real backlog. SO_REUSEADDR only (not
+  // httplib's default SO_REUSEPORT), so a port already in use is an error.
+  int listen_fd = -1;
+  impl_->http.set_socket_options([&listen_fd](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd = sock;
+  });
   if (o.port == 0) port = impl_->http.bind_to_any_port(o.host);
   else if (!impl_->http.bind_to_port(o.host, o.port)) port = -1;
   if (port <= 0)
     throw Error("serve: cannot listen on " + o.host + ":" + std::to_string(o.port) +
                 " (address in use, not local, or not allowed); choose another --host / --port");
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
+  impl_->http.set_socket_options([](socket_t sock) {  // drop the reference to listen_fd
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   impl_->port = port;
   return port;
 }
