@@ -3,12 +3,13 @@
 // download): count, total and percent when known, rate, elapsed time, ETA.
 // It redraws in place with '\r' at most ~10 times a second, so it costs
 // nothing measurable even when update() is called for every item.
-#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+
+#include "io/status_line.h"
 
 namespace cloze::cli {
 
@@ -23,17 +24,13 @@ bool progress_default();
 // are done, since early estimates are noise.
 std::string format_progress(std::string_view what, size_t done, std::optional<size_t> total,
                             double elapsed_s);
-// Seconds as m:ss, or h:mm:ss from one hour on.
-std::string format_duration(double seconds);
+using cloze::format_duration;  // m:ss, or h:mm:ss from one hour on
 
 class Progress {
  public:
   // `out` null means std::cerr. When `enabled` is false nothing is written.
   Progress(std::string what, std::optional<size_t> total, bool enabled,
            std::ostream* out = nullptr);
-  // Finishes the line if finish() was not called, so the next output does
-  // not land on top of the progress line.
-  ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
@@ -43,16 +40,10 @@ class Progress {
   void finish();
 
  private:
-  void draw();
-
-  using Clock = std::chrono::steady_clock;
   std::string what_;
   std::optional<size_t> total_;
-  bool enabled_;
-  std::ostream* out_;
-  Clock::time_point start_, last_draw_;
   size_t done_ = 0;
-  bool drawn_ = false, finished_ = false;
+  StatusLine line_;  // last: it renders from the members above
 };
 
 }  // namespace cloze::cli

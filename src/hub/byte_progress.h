@@ -1,14 +1,14 @@
 #pragma once
 // A one-line download progress display on stderr, one line per file:
 //   "model.safetensors 512.0/988.1 MB 51.8% | 45.2 MB/s | 0:11 elapsed | ETA 0:10"
-// It mirrors cli/progress (which counts items) for bytes; the library
-// cannot use the CLI's, and resolve_model downloads from inside the library.
-#include <chrono>
+// The drawing is io/status_line's, as for cli/progress (which counts items).
 #include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+
+#include "io/status_line.h"
 
 namespace cloze::hub {
 
@@ -24,7 +24,6 @@ class ByteProgress {
   // `out` null means std::cerr. When `enabled` is false nothing is written.
   ByteProgress(std::string name, std::optional<uint64_t> total, uint64_t start, bool enabled,
                std::ostream* out = nullptr);
-  ~ByteProgress();  // finishes the line
   ByteProgress(const ByteProgress&) = delete;
   ByteProgress& operator=(const ByteProgress&) = delete;
 
@@ -33,15 +32,10 @@ class ByteProgress {
   void finish();
 
  private:
-  void draw();
-  using Clock = std::chrono::steady_clock;
   std::string name_;
   std::optional<uint64_t> total_;
   uint64_t start_bytes_, done_;
-  bool enabled_;
-  std::ostream* out_;
-  Clock::time_point start_, last_draw_;
-  bool drawn_ = false, finished_ = false;
+  StatusLine line_;  // last: it renders from the members above
 };
 
 }  // namespace cloze::hub
