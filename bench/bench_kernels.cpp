@@ -73,12 +73,11 @@ const Shape kShapes[] = {{"q_proj/o_proj", kHidden, kHidden},
                          {"down_proj", kHidden, kInter},
                          {"lm_head", 151936, kHidden}};
 
-using MatmulFn = decltype(&k::ref::matmul);
-// 1: avx2, 2: avx512 (null when the CPU lacks it).
-MatmulFn matmul_of(int64_t set, const char** name) {
-  if (set == 2 && k::avx512_supported()) return *name = "avx512", k::avx512::matmul;
-  if (set == 1 && k::avx2_supported()) return *name = "avx2", k::avx2::matmul;
-  return nullptr;
+// 1: avx2, 2: avx512; false when the CPU lacks it.
+bool select_set(int64_t set, const char** name) {
+  if (set == 2 && k::avx512_supported()) return *name = "avx512", k::force_kernels(k::KernelSet::Avx512), true;
+  if (set == 1 && k::avx2_supported()) return *name = "avx2", k::force_kernels(k::KernelSet::Avx2), true;
+  return false;
 }
 
 // args: shape index, M, threads, kernel set. The lm_head (272 MB) is far
@@ -87,8 +86,8 @@ void BM_Matmul(benchmark::State& state) {
   const Shape& s = kShapes[state.range(0)];
   const size_t M = size_t(state.range(1)), threads = size_t(state.range(2));
   const char* set = "";
-  MatmulFn mm = matmul_of(state.range(3), &set);
-  if (!mm) return state.SkipWithError("kernel set not supported on this CPU");
+  const k::KernelSet before = k::kernels_in_use();
+  if (!select_set(state.range(3), &set)) return state.SkipWithError("kernel set not supported on this CPU");
   static std::map<int64_t, std::unique_ptr<BWeight>> weights;  // built once per shape
   auto& w = weights[state.range(0)];
   if (!w) w = std::make_unique<BWeight>(s.N, s.K, 1);
@@ -96,9 +95,10 @@ void BM_Matmul(benchmark::State& state) {
   std::vector<float> y(M * s.N);
   auto& p = pool(threads);
   for (auto _ : state) {
-    mm(x.data(), s.K, M, w->w, nullptr, y.data(), s.N, p);
+    k::matmul(x.data(), s.K, M, w->w, nullptr, y.data(), s.N, p);
     benchmark::DoNotOptimize(y.data());
   }
+  k::force_kernels(before);
   state.SetLabel(std::string(s.name) + " " + set);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * double(M * s.N * s.K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);

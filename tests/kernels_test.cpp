@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "cloze/model.h"
@@ -20,16 +22,34 @@ namespace {
 #define NEED_AVX2() \
   if (!k::avx2_supported()) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C"
 
-// Every optimized matmul this CPU can run, each checked against ref::.
+// Selects set `s` for the public kernels while in scope.
+struct KernelsSelected {
+  explicit KernelsSelected(k::KernelSet s) : before(k::kernels_in_use()) { k::force_kernels(s); }
+  ~KernelsSelected() { k::force_kernels(before); }
+  k::KernelSet before;
+};
+
+// Every optimized matmul this CPU can run (through the public, threaded
+// entry points), each checked against the reference set.
 struct MatmulSet {
   const char* name;
-  decltype(&k::ref::matmul) matmul;
-  decltype(&k::ref::matmul_rows) matmul_rows;
+  k::KernelSet set;
+  template <class... A>
+  void matmul(A&&... a) const {
+    KernelsSelected sel(set);
+    k::matmul(std::forward<A>(a)...);
+  }
+  template <class... A>
+  void matmul_rows(A&&... a) const {
+    KernelsSelected sel(set);
+    k::matmul_rows(std::forward<A>(a)...);
+  }
 };
+const MatmulSet kRefMatmul{"ref", k::KernelSet::Ref};
 std::vector<MatmulSet> fast_matmuls() {
   std::vector<MatmulSet> s;
-  if (k::avx2_supported()) s.push_back({"avx2", k::avx2::matmul, k::avx2::matmul_rows});
-  if (k::avx512_supported()) s.push_back({"avx512", k::avx512::matmul, k::avx512::matmul_rows});
+  if (k::avx2_supported()) s.push_back({"avx2", k::KernelSet::Avx2});
+  if (k::avx512_supported()) s.push_back({"avx512", k::KernelSet::Avx512});
   return s;
 }
 #define NEED_FAST_MATMUL() \
@@ -172,7 +192,7 @@ TEST(KernelMatmul, MatchesReferenceAllTypes) {
         auto bias = rand_floats(c.N, seed++);
         std::vector<float> y_ref(c.M * ldy, -7.0f), y_opt(c.M * ldy, -7.0f);
         const float* b = with_bias ? bias.data() : nullptr;
-        k::ref::matmul(x.data(), ldx, c.M, tw.w, b, y_ref.data(), ldy, pool);
+        kRefMatmul.matmul(x.data(), ldx, c.M, tw.w, b, y_ref.data(), ldy, pool);
         set.matmul(x.data(), ldx, c.M, tw.w, b, y_opt.data(), ldy, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), ldy, y_opt.data(), ldy, c.M, c.N))
             << set.name << " " << type_name(t) << " M=" << c.M << " N=" << c.N << " K=" << c.K
@@ -197,7 +217,7 @@ TEST(KernelMatmul, RowsSubsetUnorderedAndRepeated) {
         std::vector<int32_t> rows = {299, 5, 2, 2, 0, 177, 5, 42, 43, 1};
         const size_t R = rows.size();
         std::vector<float> y_ref(M * R), y_opt(M * R), y_full(M * N);
-        k::ref::matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_ref.data(), R, pool);
+        kRefMatmul.matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_ref.data(), R, pool);
         set.matmul_rows(x.data(), K, M, tw.w, rows.data(), R, y_opt.data(), R, pool);
         EXPECT_TRUE(bitwise_equal(y_ref.data(), R, y_opt.data(), R, M, R))
             << set.name << " " << type_name(t) << " M=" << M << " K=" << K;
@@ -261,6 +281,68 @@ TEST(KernelMatmul, ThreadCountInvariance) {
             << set.name << " " << type_name(t) << " M=" << M << " threads=" << threads;
       }
     }
+}
+
+// All sets this CPU runs, the reference first.
+std::vector<MatmulSet> every_matmul() {
+  std::vector<MatmulSet> s{kRefMatmul};
+  for (const MatmulSet& f : fast_matmuls()) s.push_back(f);
+  return s;
+}
+
+// q/k/v-like targets of different heights in one step equal three matmuls,
+// bit for bit, for every set, batch size and thread count.
+TEST(KernelMatmul, MultiEqualsSeparateMatmuls) {
+  const size_t K = 203;
+  auto wq = make_weight(k::WType::BF16, 70, K, 51);
+  auto wk = make_weight(k::WType::BF16, 24, K, 52);
+  auto wv = make_weight(k::WType::F32, 17, K, 53);
+  auto bq = rand_floats(70, 54), bk = rand_floats(24, 55);
+  for (const MatmulSet& set : every_matmul())
+    for (size_t M : {1, 3, 16, 40})
+      for (size_t threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        auto x = rand_floats(M * K, 56);
+        std::vector<float> q1(M * 70), k1(M * 24), v1(M * 17), q2(M * 80), k2(M * 24), v2(M * 17);
+        set.matmul(x.data(), K, M, wq.w, bq.data(), q1.data(), 70, pool);
+        set.matmul(x.data(), K, M, wk.w, bk.data(), k1.data(), 24, pool);
+        set.matmul(x.data(), K, M, wv.w, nullptr, v1.data(), 17, pool);
+        const k::MatmulTarget t[] = {{&wq.w, bq.data(), q2.data(), 80},
+                                     {&wk.w, bk.data(), k2.data(), 24},
+                                     {&wv.w, nullptr, v2.data(), 17}};
+        {
+          KernelsSelected sel(set.set);
+          k::matmul_multi(x.data(), K, M, t, 3, pool);
+        }
+        const std::string what = std::string(set.name) + " M=" + std::to_string(M) +
+                                 " threads=" + std::to_string(threads);
+        EXPECT_TRUE(bitwise_equal(q1.data(), 70, q2.data(), 80, M, 70)) << what << " q";
+        EXPECT_TRUE(bitwise_equal(k1.data(), 24, k2.data(), 24, M, 24)) << what << " k";
+        EXPECT_TRUE(bitwise_equal(v1.data(), 17, v2.data(), 17, M, 17)) << what << " v";
+      }
+}
+
+// The fused SwiGLU step equals gate and up matmuls followed by silu_mul.
+TEST(KernelSwiglu, EqualsMatmulsThenSiluMul) {
+  const size_t N = 203, K = 130;
+  auto wg = make_weight(k::WType::BF16, N, K, 61);
+  auto wu = make_weight(k::WType::BF16, N, K, 62);
+  for (const MatmulSet& set : every_matmul())
+    for (size_t M : {1, 4, 16, 50})
+      for (size_t threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        auto x = rand_floats(M * K, 63, -3.0f, 3.0f);
+        std::vector<float> g1(M * N), u1(M * N), g2(M * N), u2(M * N);
+        set.matmul(x.data(), K, M, wg.w, nullptr, g1.data(), N, pool);
+        set.matmul(x.data(), K, M, wu.w, nullptr, u1.data(), N, pool);
+        {
+          KernelsSelected sel(set.set);
+          k::silu_mul(g1.data(), u1.data(), M * N);
+          k::swiglu(x.data(), K, M, wg.w, wu.w, g2.data(), u2.data(), N, pool);
+        }
+        EXPECT_TRUE(bitwise_equal(g1.data(), N, g2.data(), N, M, N))
+            << set.name << " M=" << M << " threads=" << threads;
+      }
 }
 
 TEST(KernelMatmul, PublicEntryMatchesEverySet) {

@@ -137,8 +137,10 @@ void run_bench(const BenchArgs& a) {
       std::snprintf(buf, sizeof buf, "%13zu  %16.1f\n", T, tps);
       out += buf;
     }
-    std::snprintf(buf, sizeof buf, "decode tokens/s %.1f\n", decode_tps);
-    out += buf;
+    if (a.decode_tokens) {
+      std::snprintf(buf, sizeof buf, "decode tokens/s %.1f\n", decode_tps);
+      out += buf;
+    }
     if (texts_per_s >= 0) {
       std::snprintf(buf, sizeof buf, "classify texts/s %.2f\n", texts_per_s);
       out += buf;

@@ -2,6 +2,7 @@
 // AVX2 requirements), else AVX2+FMA+F16C, else the portable reference;
 // CLOZE_KERNELS=ref|avx2|avx512 overrides at start-up. All sets give bitwise
 // identical results, so the choice only changes speed.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -77,6 +78,8 @@ KernelSet force_kernels(KernelSet s) {
   return s;
 }
 
+KernelSet kernels_in_use() { return cur(); }
+
 const char* kernel_set() {
   switch (cur()) {
     case KernelSet::Avx512: return "avx512";
@@ -85,22 +88,68 @@ const char* kernel_set() {
   }
 }
 
+namespace {
+
+// The current set's matmul: one thread's share, and the chunk size it wants.
+struct MatmulSet {
+  size_t (*grain)(size_t M);
+  void (*range)(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                size_t nb, size_t ne, const float* bias, float* y, size_t ldy);
+};
+
+MatmulSet matmul_set() {
+  switch (cur()) {
+    case KernelSet::Avx512: return {avx512::matmul_grain, avx512::matmul_range};
+    case KernelSet::Avx2: return {avx2::matmul_grain, avx2::matmul_range};
+    default: return {ref::matmul_grain, ref::matmul_range};
+  }
+}
+
+void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                 size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
+  if (M == 0 || N == 0) return;
+  const MatmulSet k = matmul_set();
+  pool.run(N, [&](size_t nb, size_t ne, size_t) { k.range(x, ldx, M, w, rows, nb, ne, bias, y, ldy); },
+           k.grain(M));
+}
+
+}  // namespace
+
 void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
             size_t ldy, ThreadPool& pool) {
-  switch (cur()) {
-    case KernelSet::Avx512: return avx512::matmul(x, ldx, M, w, bias, y, ldy, pool);
-    case KernelSet::Avx2: return avx2::matmul(x, ldx, M, w, bias, y, ldy, pool);
-    default: return ref::matmul(x, ldx, M, w, bias, y, ldy, pool);
-  }
+  matmul_impl(x, ldx, M, w, nullptr, w.rows, bias, y, ldy, pool);
 }
 
 void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                  size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
-  switch (cur()) {
-    case KernelSet::Avx512: return avx512::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
-    case KernelSet::Avx2: return avx2::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
-    default: return ref::matmul_rows(x, ldx, M, w, rows, n_rows, y, ldy, pool);
-  }
+  matmul_impl(x, ldx, M, w, rows, n_rows, nullptr, y, ldy, pool);
+}
+
+void matmul_multi(const float* x, size_t ldx, size_t M, const MatmulTarget* targets, size_t n_targets,
+                  ThreadPool& pool) {
+  size_t total = 0;
+  for (size_t i = 0; i < n_targets; ++i) total += targets[i].w->rows;
+  if (M == 0 || total == 0) return;
+  const MatmulSet k = matmul_set();
+  // A thread's chunk of the stacked rows, cut at the matrices' boundaries.
+  pool.run(total, [&](size_t nb, size_t ne, size_t) {
+    for (size_t i = 0, first = 0; i < n_targets && first < ne; first += targets[i].w->rows, ++i) {
+      const MatmulTarget& t = targets[i];
+      const size_t b = std::max(nb, first), e = std::min(ne, first + t.w->rows);
+      if (b < e) k.range(x, ldx, M, *t.w, nullptr, b - first, e - first, t.bias, t.y, t.ldy);
+    }
+  }, k.grain(M));
+}
+
+void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up,
+            float* gate, float* up, size_t ld, ThreadPool& pool) {
+  if (M == 0 || w_gate.rows == 0) return;
+  const MatmulSet k = matmul_set();
+  pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) {
+    k.range(x, ldx, M, w_gate, nullptr, nb, ne, nullptr, gate, ld);
+    k.range(x, ldx, M, w_up, nullptr, nb, ne, nullptr, up, ld);
+    for (size_t m = 0; m < M; ++m) silu_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
+  }, k.grain(M));
 }
 
 // The row-wise kernels and attention have no AVX-512 version (they are a few

@@ -40,6 +40,7 @@ void force_reference(bool on);  // true: Ref; false: the best supported set
 // Selects `s`, or the best supported set below it; returns the set now in use.
 KernelSet force_kernels(KernelSet s);
 const char* kernel_set();  // "avx512", "avx2" or "ref": what the next call will use
+KernelSet kernels_in_use();
 
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
@@ -58,6 +59,28 @@ void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* 
 // to the label tokens).  y: [M, n_rows] with row stride ldy.
 void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                  size_t n_rows, float* y, size_t ldy, ThreadPool& pool);
+
+// Several matmuls over the same x as one parallel step (the q, k and v
+// projections): the pool splits their rows together, so small matrices (k, v
+// of a GQA model) share a step instead of paying a synchronization each.
+// Every output is computed exactly as matmul() computes it.
+struct MatmulTarget {
+  const Weight* w = nullptr;
+  const float* bias = nullptr;  // may be null
+  float* y = nullptr;           // [M, w->rows] with row stride ldy
+  size_t ldy = 0;
+};
+void matmul_multi(const float* x, size_t ldx, size_t M, const MatmulTarget* targets, size_t n_targets,
+                  ThreadPool& pool);
+
+// The first half of a SwiGLU MLP as one parallel step:
+//   gate[m, n] = silu(x W_gate^T)[m, n] * (x W_up^T)[m, n]
+// Each thread computes the same rows n of both products and gates them, so
+// the element-wise step needs no synchronization of its own. Bitwise equal to
+// matmul(gate), matmul(up), silu_mul.  gate, up: [M, N] with row stride ld
+// (up is scratch).
+void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up,
+            float* gate, float* up, size_t ld, ThreadPool& pool);
 
 // y[m, :] = x[m, :] / sqrt(mean(x[m, :]^2) + eps) * w      x, y: [M, n]; may alias.
 void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,

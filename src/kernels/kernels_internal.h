@@ -14,49 +14,19 @@ namespace cloze::kernels {
 inline constexpr size_t kSumExpBlock = 1024;
 
 namespace ref {
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool);
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool);
-void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
-             size_t ldy);
-void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
-          const float* inv_freq);
-void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs);
-void silu_mul(float* gate, const float* up, size_t n);
-float max_value(const float* x, size_t n);
-double sum_exp(const float* x, size_t n, float shift);
-void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
-               size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
-               size_t ldo, ThreadPool& pool);
+#include "kernels/kernel_set_api.inc"
 }  // namespace ref
 
 namespace avx2 {
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool);
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool);
-void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
-             size_t ldy);
-void rope(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const int32_t* pos,
-          const float* inv_freq);
-void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim, const float* cs);
-void silu_mul(float* gate, const float* up, size_t n);
-float max_value(const float* x, size_t n);
-double sum_exp(const float* x, size_t n, float shift);
-// head_dim must be a multiple of 8 (dispatch falls back to ref:: otherwise).
-void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
-               size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
-               size_t ldo, ThreadPool& pool);
+#include "kernels/kernel_set_api.inc"
 }  // namespace avx2
 
 // AVX-512F (+BW/VL/DQ) versions where 16 lanes pay; the other kernels of the
 // avx512 set are the avx2:: ones (every AVX-512 CPU has AVX2/FMA/F16C).
 namespace avx512 {
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool);
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool);
+size_t matmul_grain(size_t M);
+void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                  size_t nb, size_t ne, const float* bias, float* y, size_t ldy);
 }  // namespace avx512
 
 }  // namespace cloze::kernels

@@ -118,29 +118,19 @@ static float dot_ref(const float* x, const float* w, size_t K) {
 
 namespace ref {
 
-static void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                        size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
+size_t matmul_grain(size_t) { return 1; }
+
+void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                  size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
   const size_t K = w.cols;
-  pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    std::vector<float> wrow(K);
-    for (size_t n = nb; n < ne; ++n) {
-      weight_row(w, rows ? size_t(rows[n]) : n, wrow.data());
-      for (size_t m = 0; m < M; ++m) {
-        float s = dot_ref(x + m * ldx, wrow.data(), K);
-        y[m * ldy + n] = bias ? s + bias[n] : s;
-      }
+  std::vector<float> wrow(K);
+  for (size_t n = nb; n < ne; ++n) {
+    weight_row(w, rows ? size_t(rows[n]) : n, wrow.data());
+    for (size_t m = 0; m < M; ++m) {
+      float s = dot_ref(x + m * ldx, wrow.data(), K);
+      y[m * ldy + n] = bias ? s + bias[n] : s;
     }
-  });
-}
-
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, nullptr, w.rows, bias, y, ldy, pool);
-}
-
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, rows, n_rows, nullptr, y, ldy, pool);
+  }
 }
 
 void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,

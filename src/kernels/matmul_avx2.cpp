@@ -201,17 +201,14 @@ void direct_range(const float* x, size_t ldx, const Weight& w, const int32_t* ro
 }
 
 template <class L>
-void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t N,
-            const float* bias, float* y, size_t ldy, ThreadPool& pool) {
-  // Grain: 24 rows keeps every tile width (8, 6, 4, 3) whole within a chunk.
-  pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    switch (M) {
-      case 1: direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      case 2: direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      case 3: direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      default: direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-    }
-  }, 24);
+void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t nb,
+            size_t ne, const float* bias, float* y, size_t ldy) {
+  switch (M) {
+    case 1: return direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    case 2: return direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    case 3: return direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    default: return direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+  }
 }
 
 // ---- panel path: M > 4 ---------------------------------------------------
@@ -320,32 +317,24 @@ void panel_range(const float* x, size_t ldx, size_t M, const Weight& w, const in
   }
 }
 
-void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
-  if (M == 0 || N == 0) return;
+}  // namespace
+
+// Grain: whole direct tiles (every width 8, 6, 4, 3 divides 24), whole
+// panel tiles (4 rows).
+size_t matmul_grain(size_t M) { return M <= 4 ? 24 : kNR; }
+
+void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                  size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
+  if (M == 0 || nb >= ne) return;
   if (M <= 4) {
     switch (w.type) {
-      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
-      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
-      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
+      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
     }
     return;
   }
-  pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    panel_range(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-  }, kNR);
-}
-
-}  // namespace
-
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, nullptr, w.rows, bias, y, ldy, pool);
-}
-
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, rows, n_rows, nullptr, y, ldy, pool);
+  panel_range(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
 }
 
 }  // namespace cloze::kernels::avx2

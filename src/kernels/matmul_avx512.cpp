@@ -202,17 +202,14 @@ void direct_range(const float* x, size_t ldx, const Weight& w, const int32_t* ro
 }
 
 template <class L>
-void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t N,
-            const float* bias, float* y, size_t ldy, ThreadPool& pool) {
-  // Grain 16: whole tiles (16 or 8 rows) per chunk.
-  pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    switch (M) {
-      case 1: direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      case 2: direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      case 3: direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-      default: direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy); break;
-    }
-  }, 16);
+void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t nb,
+            size_t ne, const float* bias, float* y, size_t ldy) {
+  switch (M) {
+    case 1: return direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    case 2: return direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    case 3: return direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+    default: return direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
+  }
 }
 
 // ---- panel path: M > 4 ---------------------------------------------------
@@ -407,47 +404,37 @@ void panel_range(const float* x, size_t ldx, size_t M, const Weight& w, const in
   }
 }
 
-void matmul_impl(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t N, const float* bias, float* y, size_t ldy, ThreadPool& pool) {
-  if (M == 0 || N == 0) return;
+}  // namespace
+
+// Grain: whole direct tiles (16 or 8 rows), whole 4-pair panel tiles (8 rows).
+size_t matmul_grain(size_t M) { return M <= 4 ? 16 : 8; }
+
+void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
+                  size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
+  if (M == 0 || nb >= ne) return;
   if (M <= 4) {
     switch (w.type) {
-      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
-      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
-      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, N, bias, y, ldy, pool);
+      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
     }
     return;
   }
-  // Grain 8: a thread's chunk is whole 4-pair tiles.
   // Rows of x per pass over the weights: as many as fit in about 1 MB of L2
   // next to the panel, so each weight block's passes read x from L2 instead of
   // streaming all of a large batch (a 4096-token classification batch is
   // 15 MB at K = 896) from L3 once per weight block.
   const size_t ms = std::max<size_t>(kMinXBlockRows, kXBlockBytes / (w.cols * 4) / kMc * kMc);
-  pool.run(N, [&](size_t nb, size_t ne, size_t) {
-    for (size_t m0 = 0; m0 < M; m0 += ms) {
-      const float* xs = x + m0 * ldx;
-      float* ys = y + m0 * ldy;
-      const size_t mn = std::min(ms, M - m0);
-      switch (w.type) {
-        case WType::F32: panel_range<LoadF32>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-        case WType::BF16: panel_range<LoadBF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-        case WType::F16: panel_range<LoadF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-      }
+  for (size_t m0 = 0; m0 < M; m0 += ms) {
+    const float* xs = x + m0 * ldx;
+    float* ys = y + m0 * ldy;
+    const size_t mn = std::min(ms, M - m0);
+    switch (w.type) {
+      case WType::F32: panel_range<LoadF32>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
+      case WType::BF16: panel_range<LoadBF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
+      case WType::F16: panel_range<LoadF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
     }
-  }, 8);
-}
-
-}  // namespace
-
-void matmul(const float* x, size_t ldx, size_t M, const Weight& w, const float* bias, float* y,
-            size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, nullptr, w.rows, bias, y, ldy, pool);
-}
-
-void matmul_rows(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
-                 size_t n_rows, float* y, size_t ldy, ThreadPool& pool) {
-  matmul_impl(x, ldx, M, w, rows, n_rows, nullptr, y, ldy, pool);
+  }
 }
 
 }  // namespace cloze::kernels::avx512

@@ -42,6 +42,8 @@ T* room(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
+const float* bias_of(const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); }
+
 void add_into(float* x, const float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
@@ -125,9 +127,10 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
     const LayerWeights& L = w_->layers[l];
     // --- attention block ---
     kernels::rmsnorm(x, H, T, H, L.input_norm.data(), c.rms_norm_eps, h, H);
-    kernels::matmul(h, H, T, L.q, L.q_bias.empty() ? nullptr : L.q_bias.data(), q, Q, pool);
-    kernels::matmul(h, H, T, L.k, L.k_bias.empty() ? nullptr : L.k_bias.data(), k, KV, pool);
-    kernels::matmul(h, H, T, L.v, L.v_bias.empty() ? nullptr : L.v_bias.data(), v, KV, pool);
+    const kernels::MatmulTarget qkv[] = {{&L.q, bias_of(L.q_bias), q, Q},
+                                         {&L.k, bias_of(L.k_bias), k, KV},
+                                         {&L.v, bias_of(L.v_bias), v, KV}};
+    kernels::matmul_multi(h, H, T, qkv, 3, pool);
     if (c.qk_norm) {  // per-head RMSNorm: view q as [T * heads, head_dim]
       kernels::rmsnorm(q, c.head_dim, T * c.num_heads, c.head_dim, L.q_norm.data(), c.rms_norm_eps, q, c.head_dim);
       kernels::rmsnorm(k, c.head_dim, T * c.num_kv_heads, c.head_dim, L.k_norm.data(), c.rms_norm_eps, k, c.head_dim);
@@ -146,17 +149,13 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
         kernels::attention(q + offset[i] * Q, Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
                            c.head_dim, scale, attn + offset[i] * Q, Q, pool);
     }
-    kernels::matmul(attn, Q, T, L.o, L.o_bias.empty() ? nullptr : L.o_bias.data(), h, H, pool);
+    kernels::matmul(attn, Q, T, L.o, bias_of(L.o_bias), h, H, pool);
     add_into(x, h, T * H);
     // --- MLP block: down(silu(gate(h)) * up(h)), a chunk of tokens at a time ---
     kernels::rmsnorm(x, H, T, H, L.post_norm.data(), c.rms_norm_eps, h, H);
     for (size_t t0 = 0; t0 < T; t0 += chunk) {
       const size_t n = std::min(chunk, T - t0);
-      kernels::matmul(h + t0 * H, H, n, L.gate, nullptr, gate, I, pool);
-      kernels::matmul(h + t0 * H, H, n, L.up, nullptr, up, I, pool);
-      // Element-wise, so splitting it over threads changes no bit; serial it
-      // was ~2.5% of a prefill, which 2 threads would have made ~5%.
-      pool.run(n, [&](size_t b, size_t e, size_t) { kernels::silu_mul(gate + b * I, up + b * I, (e - b) * I); });
+      kernels::swiglu(h + t0 * H, H, n, L.gate, L.up, gate, up, I, pool);
       kernels::matmul(gate, I, n, L.down, nullptr, h + t0 * H, H, pool);
     }
     add_into(x, h, T * H);
