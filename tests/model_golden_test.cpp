@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -148,6 +149,38 @@ TEST_P(GoldenModel, BatchAndThreadCountDoNotChangeBits) {
     ASSERT_EQ(batched[s].logits.size(), single.size());
     EXPECT_EQ(0, std::memcmp(batched[s].logits.data(), single.data(), single.size() * 4))
         << "sequence " << s << " differs between batch/3 threads and single/1 thread";
+  }
+}
+
+// Items that drop their new K/V after the pass (classification prompts) get
+// the same bits as items that keep it, in a mixed batch on a shared prefix,
+// and their caches are left as they were.
+TEST_P(GoldenModel, DroppingNewKVChangesNoBit) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  const auto& ids = g.ids.back();
+  const size_t split = 10;
+  auto parent = std::make_shared<cloze::KVCache>(*model);
+  std::vector<int32_t> prefix(ids.begin(), ids.begin() + split);
+  cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
+  model->forward({&ip, 1});
+  std::vector<int32_t> rest(ids.begin() + split, ids.end()), other(ids.begin() + split, ids.begin() + split + 5);
+  auto run = [&](bool keep) {
+    cloze::KVCache c1(*model, parent), c2(*model, parent), c3(*model);
+    cloze::ForwardItem items[] = {{&c1, rest, cloze::Outputs::All, keep},
+                                  {&c2, other, cloze::Outputs::Last, true},
+                                  {&c3, g.ids[0], cloze::Outputs::All, keep}};
+    auto r = model->forward(items);
+    EXPECT_EQ(c1.own_size(), keep ? rest.size() : 0u);
+    EXPECT_EQ(c3.size(), keep ? g.ids[0].size() : 0u);
+    EXPECT_EQ(c2.own_size(), other.size());
+    return r;
+  };
+  auto kept = run(true), dropped = run(false);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    ASSERT_EQ(kept[i].logits.size(), dropped[i].logits.size());
+    EXPECT_EQ(0, std::memcmp(kept[i].logits.data(), dropped[i].logits.data(), kept[i].logits.size() * 4))
+        << "item " << i;
   }
 }
 

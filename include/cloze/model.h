@@ -50,6 +50,11 @@ struct ForwardItem {
   KVCache* cache = nullptr;        // extended by `ids`
   std::span<const int32_t> ids;    // the new tokens
   Outputs outputs = Outputs::Last;
+  // false: the new tokens' keys and values are used within this pass and then
+  // dropped, and the cache is left as it was. A classification prompt whose
+  // answer is one token needs nothing after its pass; keeping its K/V would
+  // cost 24 KB per token for Qwen2-0.5B (100 MB for a 4096-token batch).
+  bool keep_kv = true;
 };
 
 // Output of one forward item: logits[p * cols + j] for output position p and

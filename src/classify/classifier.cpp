@@ -182,8 +182,10 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
       continue;
     }
     caches.push_back(std::make_shared<KVCache>(model_, prefix_cache_, batch[i].shared));
-    items.push_back({caches.back().get(),
-                     std::span<const int32_t>(batch[i].ids).subspan(batch[i].shared), Outputs::Last});
+    // Multi-token labels continue from the prompt's cache (pass 2); a
+    // one-token answer needs nothing after this pass.
+    items.push_back({caches.back().get(), std::span<const int32_t>(batch[i].ids).subspan(batch[i].shared),
+                     Outputs::Last, /*keep_kv=*/!single_token_});
     which.push_back(i);
   }
   const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out;

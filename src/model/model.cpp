@@ -107,13 +107,14 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
     }
   }
   for (const auto& it : items)
-    for (size_t l = 0; l < c.num_layers; ++l) {
+    for (size_t l = 0; l < c.num_layers && it.keep_kv; ++l) {
       it.cache->k_[l].resize((it.cache->n_ + it.ids.size()) * KV);
       it.cache->v_[l].resize((it.cache->n_ + it.ids.size()) * KV);
     }
   // The K/V segments each item attends over, per layer (rebuilt per layer: only the data pointers change).
   std::vector<std::vector<std::pair<const KVCache*, size_t>>> chains(items.size());
-  for (size_t i = 0; i < items.size(); ++i) chains[i] = chain_of(items[i].cache, items[i].cache->n_ + items[i].ids.size());
+  for (size_t i = 0; i < items.size(); ++i)
+    chains[i] = chain_of(items[i].cache, items[i].cache->n_ + (items[i].keep_kv ? items[i].ids.size() : 0));
   std::vector<kernels::KVSegment> segs;
   // RoPE cos/sin of every token's position, shared by all layers.
   float* cs = room(a.rope_cs, T * c.head_dim);
@@ -140,11 +141,18 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
     for (size_t i = 0; i < items.size(); ++i) {
       KVCache& cache = *items[i].cache;
       const size_t n = items[i].ids.size();
-      std::copy_n(k + offset[i] * KV, n * KV, &cache.k_[l][cache.n_ * KV]);
-      std::copy_n(v + offset[i] * KV, n * KV, &cache.v_[l][cache.n_ * KV]);
+      float* ki = k + offset[i] * KV;
+      float* vi = v + offset[i] * KV;
+      if (items[i].keep_kv) {
+        std::copy_n(ki, n * KV, &cache.k_[l][cache.n_ * KV]);
+        std::copy_n(vi, n * KV, &cache.v_[l][cache.n_ * KV]);
+      }
       segs.clear();
       for (auto [p, len] : chains[i])
         if (len) segs.push_back({p->k_[l].data(), p->v_[l].data(), len, KV});
+      // Not kept: the new tokens' K/V are read from the pass's own buffers
+      // (the attention sum does not depend on where its segments split).
+      if (!items[i].keep_kv && n) segs.push_back({ki, vi, n, KV});
       if (n)
         kernels::attention(q + offset[i] * Q, Q, n, segs.data(), segs.size(), c.num_heads, c.num_kv_heads,
                            c.head_dim, scale, attn + offset[i] * Q, Q, pool);
@@ -160,7 +168,8 @@ std::vector<ForwardResult> Model::forward(std::span<const ForwardItem> items, co
     }
     add_into(x, h, T * H);
   }
-  for (const auto& it : items) it.cache->n_ += it.ids.size();
+  for (const auto& it : items)
+    if (it.keep_kv) it.cache->n_ += it.ids.size();
 
   // Final norm and lm_head, only at the positions somebody reads.
   std::vector<size_t> out_rows;  // stacked token index of each output position
