@@ -7,24 +7,13 @@
 #include <string>
 
 #include "test_models.h"
+#include "test_util.h"
 
 namespace {
 
-struct Run {
-  int status;
-  std::string out;  // stdout (and stderr, when asked)
-};
-
-Run run(const std::string& args, bool with_stderr = true) {
-  const std::string cmd = std::string(CLOZE_BIN) + " generate " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  Run r{-1, {}};
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  r.status = pclose(p);
-  return r;
+cloze::test::CommandResult run(const std::string& args, bool with_stderr = true) {
+  return cloze::test::run_command(std::string(CLOZE_BIN) + " generate " + args +
+                                  (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 const std::string kNoTokenizer = std::string(CLOZE_FIXTURES) + "/models/qwen2-tied-bf16";

@@ -10,6 +10,7 @@
 #include "cloze/generate.h"
 #include "model/sampler.h"
 #include "test_models.h"
+#include "test_util.h"
 
 namespace {
 
@@ -73,14 +74,7 @@ TEST_P(GenerateGolden, FirstTokenIsTransformersArgmax) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GenerateGolden,
-                         ::testing::Values("qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
-                                           "llama-tied-bf16-mha", "qwen3-tied-bf16-hd32"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         ::testing::ValuesIn(cloze::test::golden_models()), cloze::test::param_name);
 
 // The full-vocabulary Qwen2 with the real tokenizer, loaded once per thread count.
 struct FullVocab {

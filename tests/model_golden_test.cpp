@@ -9,6 +9,7 @@
 
 #include "cloze/error.h"
 #include "cloze/model.h"
+#include "test_util.h"
 
 namespace {
 
@@ -204,13 +205,6 @@ TEST_P(GoldenModel, RestrictedRowsAndLogsumexpMatchFullRow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GoldenModel,
-                         ::testing::Values("qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
-                                           "llama-tied-bf16-mha", "qwen3-tied-bf16-hd32"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         ::testing::ValuesIn(cloze::test::golden_models()), cloze::test::param_name);
 
 }  // namespace

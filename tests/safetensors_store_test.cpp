@@ -10,6 +10,7 @@
 #include "cloze/error.h"
 #include "cloze/safetensors.h"
 #include "safetensors_expect.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using cloze::TensorStore;
@@ -19,14 +20,7 @@ namespace {
 const fs::path kModels = fs::path(CLOZE_FIXTURES) / "models";
 const fs::path kSharded = fs::path(CLOZE_FIXTURES) / "safetensors" / "sharded";
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cloze::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using cloze::test::error_of;
 
 class SafetensorsGolden : public ::testing::TestWithParam<std::string> {};
 
@@ -52,15 +46,8 @@ TEST_P(SafetensorsGolden, HoldsExactlyTheTensorsItsConfigImplies) {
       << missing;
 }
 
-INSTANTIATE_TEST_SUITE_P(SafetensorsStore, SafetensorsGolden,
-                         ::testing::Values("qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
-                                           "llama-tied-bf16-mha", "qwen3-tied-bf16-hd32"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (auto& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(SafetensorsStore, SafetensorsGolden, ::testing::ValuesIn(cloze::test::golden_models()),
+                         cloze::test::param_name);
 
 TEST(SafetensorsStore, ShardedGoldenMergesBothShards) {
   const fs::path dir = kModels / "qwen2-untied-f32-sharded";

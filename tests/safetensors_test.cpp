@@ -16,6 +16,7 @@
 
 #include "cloze/error.h"
 #include "cloze/safetensors.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using cloze::DType;
@@ -77,14 +78,7 @@ const Case kMalformed[] = {
     {"trailing_bytes", "data area is 20 bytes but the tensors cover only 16 (trailing bytes)"},
 };
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cloze::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using cloze::test::error_of;
 
 std::vector<std::byte> slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

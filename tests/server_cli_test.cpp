@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_models.h"
+#include "test_util.h"
 
 namespace {
 
@@ -81,13 +82,7 @@ class ServeProcess {
 };
 
 std::string run_cli(const std::string& args) {
-  FILE* p = popen((std::string(CLOZE_BIN) + " " + args + " 2>/dev/null").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  return cloze::test::run_command(std::string(CLOZE_BIN) + " " + args + " 2>/dev/null").out;
 }
 
 TEST(ServeCli, AnswersLikeClassifyAndStopsOnSigterm) {

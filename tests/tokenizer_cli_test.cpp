@@ -6,23 +6,12 @@
 #include <fstream>
 #include <string>
 
+#include "test_util.h"
+
 namespace {
 
-struct Run {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = std::string(CLOZE_BIN) + " tokenize " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Run r{-1, {}};
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  r.status = pclose(p);
-  return r;
+cloze::test::CommandResult run(const std::string& args) {
+  return cloze::test::run_command(std::string(CLOZE_BIN) + " tokenize " + args + " 2>&1");
 }
 
 const std::string kModel = std::string(CLOZE_FIXTURES) + "/tokenizer/qwen2";

@@ -27,6 +27,7 @@
 
 #include "kernels/kernels_internal.h"
 #include "kernels/scratch.h"
+#include "kernels/weight_loader.h"
 
 namespace cloze::kernels::avx2 {
 namespace {
@@ -164,13 +165,6 @@ inline void tile(const float* const* xr, const typename L::E* const* wr, size_t 
     }
 }
 
-size_t elem_size(WType t) { return t == WType::F32 ? 4 : 2; }
-
-const void* row_ptr(const Weight& w, const int32_t* rows, size_t n) {
-  size_t r = rows ? size_t(rows[n]) : n;
-  return static_cast<const char*>(w.data) + r * w.cols * elem_size(w.type);
-}
-
 // ---- direct path: M <= 4 -------------------------------------------------
 
 // Weight rows per tile for M = 1..4: MR * NR accumulators + MR x + 1 w <= 16 ymm.
@@ -197,17 +191,6 @@ void direct_range(const float* x, size_t ldx, const Weight& w, const int32_t* ro
     io.bias = bias ? bias + n : nullptr;
     io.n_ok = n_ok;
     tile<MR, NR, L>(xr, wr, 0, K8, K - K8, io);
-  }
-}
-
-template <class L>
-void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t nb,
-            size_t ne, const float* bias, float* y, size_t ldy) {
-  switch (M) {
-    case 1: return direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    case 2: return direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    case 3: return direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    default: return direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
   }
 }
 
@@ -326,14 +309,10 @@ size_t matmul_grain(size_t M) { return M <= 4 ? 24 : kNR; }
 void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                   size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
   if (M == 0 || nb >= ne) return;
-  if (M <= 4) {
-    switch (w.type) {
-      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-    }
-    return;
-  }
+  if (M <= 4)
+    return with_loader<LoadF32, LoadBF16, LoadF16>(w.type, [&](auto l) {
+      with_small_m(M, [&](auto mr) { direct_range<mr(), decltype(l)>(x, ldx, w, rows, nb, ne, bias, y, ldy); });
+    });
   panel_range(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
 }
 

@@ -35,6 +35,7 @@
 
 #include "kernels/kernels_internal.h"
 #include "kernels/scratch.h"
+#include "kernels/weight_loader.h"
 
 
 namespace cloze::kernels::avx512 {
@@ -120,13 +121,6 @@ inline void store8(__m512 a, __m512 b, __m512 c, __m512 d, float* y, const float
   for (size_t j = 0; j < n_ok; ++j) y[j] = bias ? tmp[j] + bias[j] : tmp[j];
 }
 
-size_t elem_size(WType t) { return t == WType::F32 ? 4 : 2; }
-
-const void* row_ptr(const Weight& w, const int32_t* rows, size_t n) {
-  size_t r = rows ? size_t(rows[n]) : n;
-  return static_cast<const char*>(w.data) + r * w.cols * elem_size(w.type);
-}
-
 // Where a tile's sums go.
 struct Out {
   float* y = nullptr;  // y[i * ldy + j], j < n_ok
@@ -198,17 +192,6 @@ void direct_range(const float* x, size_t ldx, const Weight& w, const int32_t* ro
     }
     Out o{y + n, ldy, bias ? bias + n : nullptr, n_ok};
     direct_tile<MR, NP, L>(xr, wa, wb, w.cols, o);
-  }
-}
-
-template <class L>
-void direct(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows, size_t nb,
-            size_t ne, const float* bias, float* y, size_t ldy) {
-  switch (M) {
-    case 1: return direct_range<1, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    case 2: return direct_range<2, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    case 3: return direct_range<3, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
-    default: return direct_range<4, L>(x, ldx, w, rows, nb, ne, bias, y, ldy);
   }
 }
 
@@ -412,14 +395,10 @@ size_t matmul_grain(size_t M) { return M <= 4 ? 16 : 8; }
 void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                   size_t nb, size_t ne, const float* bias, float* y, size_t ldy) {
   if (M == 0 || nb >= ne) return;
-  if (M <= 4) {
-    switch (w.type) {
-      case WType::F32: return direct<LoadF32>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::BF16: return direct<LoadBF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-      case WType::F16: return direct<LoadF16>(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
-    }
-    return;
-  }
+  if (M <= 4)
+    return with_loader<LoadF32, LoadBF16, LoadF16>(w.type, [&](auto l) {
+      with_small_m(M, [&](auto mr) { direct_range<mr(), decltype(l)>(x, ldx, w, rows, nb, ne, bias, y, ldy); });
+    });
   // Rows of x per pass over the weights: as many as fit in about 1 MB of L2
   // next to the panel, so each weight block's passes read x from L2 instead of
   // streaming all of a large batch (a 4096-token classification batch is
@@ -429,11 +408,9 @@ void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const i
     const float* xs = x + m0 * ldx;
     float* ys = y + m0 * ldy;
     const size_t mn = std::min(ms, M - m0);
-    switch (w.type) {
-      case WType::F32: panel_range<LoadF32>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-      case WType::BF16: panel_range<LoadBF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-      case WType::F16: panel_range<LoadF16>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy); break;
-    }
+    with_loader<LoadF32, LoadBF16, LoadF16>(w.type, [&](auto l) {
+      panel_range<decltype(l)>(xs, ldx, mn, w, rows, nb, ne, bias, ys, ldy);
+    });
   }
 }
 
