@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -53,4 +54,24 @@ TEST(ThreadPool, DestroysWhileSpinningOrSleeping) {
     EXPECT_EQ(sum, 3);
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
   }
+}
+
+// An exception from the caller's own chunk reaches the caller after the
+// workers are done with the job, and the pool stays usable.
+TEST(ThreadPool, CallerExceptionWaitsForWorkers) {
+  cloze::ThreadPool pool(3);
+  std::atomic<int> finished{0};
+  EXPECT_THROW(pool.run(3, [&](size_t b, size_t, size_t) {
+    if (b == 0) throw std::runtime_error("chunk 0 failed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    finished.fetch_add(1);
+  }), std::runtime_error);
+  EXPECT_EQ(finished.load(), 2);
+  int sum = 0;
+  std::mutex mu;
+  pool.run(6, [&](size_t b, size_t e, size_t) {
+    std::lock_guard<std::mutex> lock(mu);
+    sum += int(e - b);
+  });
+  EXPECT_EQ(sum, 6);
 }

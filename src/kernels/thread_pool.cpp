@@ -110,7 +110,15 @@ void ThreadPool::run(size_t n, const std::function<void(size_t, size_t, size_t)>
   size_t b, e;
   chunk_of(n, grain, n_threads_, 0, b, e);
   t_inside_pool = true;
-  if (b < e) fn(b, e, 0);
+  try {
+    if (b < e) fn(b, e, 0);
+  } catch (...) {
+    // The workers still hold fn: let them finish before it goes away.
+    t_inside_pool = false;
+    wait_done();
+    job_ = nullptr;
+    throw;
+  }
   t_inside_pool = false;
   wait_done();
   job_ = nullptr;
