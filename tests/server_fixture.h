@@ -3,6 +3,7 @@
 // tiny full-vocabulary Qwen2 it serves (plus a second copy of the model for
 // computing expected answers: Model::forward is single-threaded, and the
 // server's worker owns the first).
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <fstream>
@@ -68,6 +69,27 @@ inline ServerOptions small_limits() {
   o.keep_alive_timeout_s = 1;  // idle connections must not hold up a test's shutdown
   return o;
 }
+
+// A test suite that shares one live server (small_limits(), the tiny model)
+// across its tests, plus a second copy of the model for expected answers.
+// CRTP, so that every suite gets a server of its own.
+template <class Suite>
+class ServedSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    served_ = new TinyModel(TinyModel::load());
+    ref_ = new TinyModel(TinyModel::load());
+    live_ = new LiveServer(small_limits(), served_);
+  }
+  static void TearDownTestSuite() {
+    delete live_;
+    delete served_;
+    delete ref_;
+  }
+  static inline TinyModel* served_ = nullptr;
+  static inline TinyModel* ref_ = nullptr;
+  static inline LiveServer* live_ = nullptr;
+};
 
 // The first n texts of the SST-2 dev fixture.
 inline std::vector<std::string> sst2_texts(size_t n) {

@@ -13,24 +13,12 @@
 
 namespace {
 
-using cloze::test::LiveServer;
-using cloze::test::TinyModel;
 using json = nlohmann::ordered_json;
 
 const std::string kPrompt = "The movie was wonderful, and the ending";
 
-class ServerGenerate : public ::testing::Test {
+class ServerGenerate : public cloze::test::ServedSuite<ServerGenerate> {
  protected:
-  static void SetUpTestSuite() {
-    served_ = new TinyModel(TinyModel::load());
-    ref_ = new TinyModel(TinyModel::load());
-    live_ = new LiveServer(cloze::test::small_limits(), served_);
-  }
-  static void TearDownTestSuite() {
-    delete live_;
-    delete served_;
-    delete ref_;
-  }
   static json complete(const json& req) {
     auto c = live_->client();
     auto r = c.Post("/v1/completions", req.dump(), "application/json");
@@ -55,9 +43,6 @@ class ServerGenerate : public ::testing::Test {
     return cloze::generate(*ref_->model, ref_->tok.get(), ids, o);
   }
   static std::string openai_reason(const std::string& r) { return r == "length" ? "length" : "stop"; }
-  static inline TinyModel* served_ = nullptr;
-  static inline TinyModel* ref_ = nullptr;
-  static inline LiveServer* live_ = nullptr;
 };
 
 TEST_F(ServerGenerate, GreedyMatchesTheLibrary) {

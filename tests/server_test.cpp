@@ -24,18 +24,8 @@ using cloze::test::LiveServer;
 using cloze::test::TinyModel;
 using json = nlohmann::ordered_json;
 
-class ServerApi : public ::testing::Test {
+class ServerApi : public cloze::test::ServedSuite<ServerApi> {
  protected:
-  static void SetUpTestSuite() {
-    served_ = new TinyModel(TinyModel::load());
-    ref_ = new TinyModel(TinyModel::load());
-    live_ = new LiveServer(cloze::test::small_limits(), served_);
-  }
-  static void TearDownTestSuite() {
-    delete live_;
-    delete served_;
-    delete ref_;
-  }
   static httplib::Result post(const std::string& path, const std::string& body) {
     auto c = live_->client();
     return c.Post(path.c_str(), body, "application/json");
@@ -70,9 +60,6 @@ class ServerApi : public ::testing::Test {
     }
     return e;
   }
-  static inline TinyModel* served_ = nullptr;
-  static inline TinyModel* ref_ = nullptr;
-  static inline LiveServer* live_ = nullptr;
 };
 
 TEST_F(ServerApi, ClassifyMatchesTheLibrary) {
