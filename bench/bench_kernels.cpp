@@ -244,13 +244,15 @@ double process_cpu() {
   return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
 }
 
-cloze::Model* bench_model(size_t threads) {
-  static std::map<size_t, std::unique_ptr<cloze::Model>> models;
+cloze::RunContext* bench_model(size_t threads) {
+  static std::unique_ptr<cloze::Model> model;
+  static std::map<size_t, std::unique_ptr<cloze::RunContext>> contexts;
   const char* dir = std::getenv("CLOZE_BENCH_MODEL");
   if (!dir) return nullptr;
-  auto& m = models[threads];
-  if (!m) m = cloze::Model::load(dir, {.threads = threads});
-  return m.get();
+  if (!model) model = cloze::Model::load(dir);
+  auto& c = contexts[threads];
+  if (!c) c = std::make_unique<cloze::RunContext>(*model, threads);
+  return c.get();
 }
 
 std::vector<int32_t> bench_ids(size_t n, size_t vocab) {
@@ -263,14 +265,14 @@ std::vector<int32_t> bench_ids(size_t n, size_t vocab) {
 // Prefill of T tokens on an empty cache, the logit of one row at the last
 // position (as `cloze bench` does). args: T, threads.
 void BM_ModelPrefill(benchmark::State& state) {
-  cloze::Model* m = bench_model(size_t(state.range(1)));
+  cloze::RunContext* m = bench_model(size_t(state.range(1)));
   if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
   const size_t T = size_t(state.range(0));
-  auto ids = bench_ids(T, m->config().vocab_size);
+  auto ids = bench_ids(T, m->model().config().vocab_size);
   const int32_t row = 0;
   double proc = 0;
   for (auto _ : state) {
-    cloze::KVCache cache(*m);
+    cloze::KVCache cache(m->model());
     cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
     const double t0 = thread_cpu(), p0 = process_cpu();
     m->forward({&item, 1}, {.rows = {&row, 1}});
@@ -290,10 +292,10 @@ BENCHMARK(BM_ModelPrefill)
 // One decode step against a 16-token cache, full 151936-row lm_head.
 // args: threads.
 void BM_ModelDecode(benchmark::State& state) {
-  cloze::Model* m = bench_model(size_t(state.range(0)));
+  cloze::RunContext* m = bench_model(size_t(state.range(0)));
   if (!m) return state.SkipWithError("set CLOZE_BENCH_MODEL to a model directory");
-  auto ids = bench_ids(16, m->config().vocab_size);
-  cloze::KVCache cache(*m);
+  auto ids = bench_ids(16, m->model().config().vocab_size);
+  cloze::KVCache cache(m->model());
   cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
   m->forward({&item, 1});
   int32_t next = ids.back();

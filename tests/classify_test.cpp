@@ -47,12 +47,12 @@ class Classify : public ::testing::Test {
     auto ids = tok_->encode(prompt);
     cloze::KVCache cache(*model_);
     cloze::ForwardItem it{&cache, ids, cloze::Outputs::Last};
-    return model_->forward({&it, 1})[0].logits;
+    return cloze::RunContext(*model_).forward({&it, 1})[0].logits;
   }
   static std::vector<float> all_logits(const std::vector<int32_t>& ids) {
     cloze::KVCache cache(*model_);
     cloze::ForwardItem it{&cache, ids, cloze::Outputs::All};
-    return model_->forward({&it, 1})[0].logits;
+    return cloze::RunContext(*model_).forward({&it, 1})[0].logits;
   }
   static inline std::filesystem::path dir_;
   static inline cloze::Model* model_ = nullptr;

@@ -35,7 +35,7 @@ std::vector<GoldenSeq> read_golden(const std::string& name) {
 int32_t argmax_full_pass(cloze::Model& m, const std::vector<int32_t>& ids) {
   cloze::KVCache cache(m);
   cloze::ForwardItem item{&cache, ids, cloze::Outputs::Last};
-  return cloze::gen::argmax(m.forward({&item, 1})[0].logits);
+  return cloze::gen::argmax(cloze::RunContext(m).forward({&item, 1})[0].logits);
 }
 
 class GenerateGolden : public ::testing::TestWithParam<std::string> {};

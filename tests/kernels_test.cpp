@@ -12,6 +12,7 @@
 
 #include "cloze/model.h"
 #include "kernels/exp_approx.h"
+#include "test_util.h"
 #include "kernels/kernels_internal.h"
 
 namespace k = cloze::kernels;
@@ -571,6 +572,7 @@ TEST(KernelSets, ModelForwardBitwiseEverySet) {
   };
   auto run = [](const std::string& name) {
     auto m = cloze::Model::load(std::string(CLOZE_FIXTURES) + "/models/" + name, {.threads = 2});
+    cloze::RunContext ctx(*m);
     const size_t V = m->config().vocab_size;
     std::vector<int32_t> a(37), b(9), prefix(11);
     for (size_t i = 0; i < a.size(); ++i) a[i] = int32_t((i * 37 + 5) % V);
@@ -578,21 +580,20 @@ TEST(KernelSets, ModelForwardBitwiseEverySet) {
     for (size_t i = 0; i < prefix.size(); ++i) prefix[i] = int32_t((i * 5 + 3) % V);
     auto parent = std::make_shared<cloze::KVCache>(*m);
     cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
-    m->forward({&ip, 1});
+    ctx.forward({&ip, 1});
     cloze::KVCache ca(*m), cb(*m, parent);
     cloze::ForwardItem items[] = {{&ca, a, cloze::Outputs::All}, {&cb, b, cloze::Outputs::All}};
     Run r;
-    for (auto& res : m->forward(items)) r.logits.insert(r.logits.end(), res.logits.begin(), res.logits.end());
+    for (auto& res : ctx.forward(items)) r.logits.insert(r.logits.end(), res.logits.begin(), res.logits.end());
     cloze::KVCache cc(*m, parent);
     const std::vector<int32_t> rows = {3, int32_t(V - 1), 0};
     cloze::ForwardItem ic{&cc, a, cloze::Outputs::All};
-    auto res = m->forward({&ic, 1}, {.rows = rows, .logsumexp = true})[0];
+    auto res = ctx.forward({&ic, 1}, {.rows = rows, .logsumexp = true})[0];
     r.rows = res.logits;
     r.lse = res.lse;
     return r;
   };
-  for (const char* name : {"qwen2-tied-bf16", "qwen2-untied-f16", "qwen2-untied-f32-sharded",
-                           "qwen3-tied-bf16-hd32"}) {
+  for (const std::string& name : cloze::test::golden_models()) {
     k::force_reference(true);
     const Run ref = run(name);
     for (k::KernelSet set : {k::KernelSet::Avx2, k::KernelSet::Avx512}) {

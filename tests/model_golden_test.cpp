@@ -6,13 +6,16 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cloze/error.h"
 #include "cloze/model.h"
+#include "kernels/kernels.h"
 #include "test_util.h"
 
 namespace {
 
+namespace k = cloze::kernels;
 const std::string kModels = std::string(CLOZE_FIXTURES) + "/models/";
 
 struct Golden {
@@ -41,27 +44,64 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return d;
 }
 
-std::vector<float> run_all(cloze::Model& m, const std::vector<int32_t>& ids) {
+std::vector<float> run_all(const cloze::Model& m, const std::vector<int32_t>& ids) {
   cloze::KVCache cache(m);
   cloze::ForwardItem item{&cache, ids, cloze::Outputs::All};
-  return m.forward({&item, 1})[0].logits;
+  return cloze::RunContext(m).forward({&item, 1})[0].logits;
 }
 
 class GoldenModel : public ::testing::TestWithParam<std::string> {};
 
+// On every kernel set the CPU has (they agree bit for bit, but each is checked
+// against the truth on its own).
 TEST_P(GoldenModel, AllPositionsMatchTransformers) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
   Golden g = read_golden(GetParam());
   ASSERT_EQ(g.ids.size(), 4u);
-  for (size_t s = 0; s < g.ids.size(); ++s) {
-    float d = max_abs_diff(run_all(*model, g.ids[s]), g.logits[s]);
-    std::printf("  %s seq %zu (%zu tokens): max |diff| = %.3g\n", GetParam().c_str(), s, g.ids[s].size(), d);
-    EXPECT_LT(d, 1e-4f) << "sequence " << s;
+  for (auto set : {k::KernelSet::Ref, k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+    if (!k::supported(set)) continue;
+    k::force_kernels(set);
+    for (size_t s = 0; s < g.ids.size(); ++s) {
+      float d = max_abs_diff(run_all(*model, g.ids[s]), g.logits[s]);
+      std::printf("  %s [%s] seq %zu (%zu tokens): max |diff| = %.3g\n", GetParam().c_str(), k::kernel_set(), s,
+                  g.ids[s].size(), d);
+      EXPECT_LT(d, 1e-4f) << "sequence " << s << " on " << k::kernel_set();
+    }
   }
+  k::force_reference(false);
+}
+
+// One Model, two RunContexts running at once on two threads: each gets the
+// bits a lone run gets (the model is read-only; all run state is per context).
+TEST_P(GoldenModel, TwoContextsOnOneModelFromTwoThreads) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  Golden g = read_golden(GetParam());
+  std::vector<std::vector<float>> alone;
+  for (const auto& ids : g.ids) alone.push_back(run_all(*model, ids));
+  std::vector<std::vector<float>> got[2];
+  auto work = [&](int who) {
+    cloze::RunContext ctx(*model, 2);
+    for (int round = 0; round < 3; ++round)
+      for (size_t s = 0; s < g.ids.size(); ++s) {
+        const size_t pick = (s + size_t(who)) % g.ids.size();  // the two threads run different lengths at once
+        cloze::KVCache cache(*model);
+        cloze::ForwardItem item{&cache, g.ids[pick], cloze::Outputs::All};
+        auto r = ctx.forward({&item, 1})[0].logits;
+        if (round == 0) got[who].resize(g.ids.size());
+        if (round == 0) got[who][pick] = r;
+        EXPECT_EQ(0, std::memcmp(r.data(), alone[pick].data(), r.size() * 4)) << "thread " << who << " seq " << pick;
+      }
+  };
+  std::thread t0(work, 0), t1(work, 1);
+  t0.join();
+  t1.join();
+  for (int who = 0; who < 2; ++who)
+    for (size_t s = 0; s < g.ids.size(); ++s) ASSERT_EQ(got[who][s].size(), alone[s].size());
 }
 
 TEST_P(GoldenModel, PrefixThenContinueEqualsOnePass) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
   Golden g = read_golden(GetParam());
   const auto& ids = g.ids.back();  // the longest sequence
   auto whole = run_all(*model, ids);
@@ -70,9 +110,9 @@ TEST_P(GoldenModel, PrefixThenContinueEqualsOnePass) {
     cloze::KVCache cache(*model);
     std::vector<int32_t> a(ids.begin(), ids.begin() + split), b(ids.begin() + split, ids.end());
     cloze::ForwardItem i1{&cache, a, cloze::Outputs::All};
-    auto r1 = model->forward({&i1, 1})[0].logits;
+    auto r1 = ctx.forward({&i1, 1})[0].logits;
     cloze::ForwardItem i2{&cache, b, cloze::Outputs::All};
-    auto r2 = model->forward({&i2, 1})[0].logits;
+    auto r2 = ctx.forward({&i2, 1})[0].logits;
     r1.insert(r1.end(), r2.begin(), r2.end());
     ASSERT_EQ(r1.size(), ids.size() * V);
     EXPECT_LE(max_abs_diff(r1, whole), 1e-6f) << "split at " << split;
@@ -81,18 +121,19 @@ TEST_P(GoldenModel, PrefixThenContinueEqualsOnePass) {
 
 TEST_P(GoldenModel, SharedPrefixParentEqualsOnePass) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
   Golden g = read_golden(GetParam());
   const auto& ids = g.ids.back();
   const size_t split = 10, V = model->config().vocab_size;
   auto parent = std::make_shared<cloze::KVCache>(*model);
   std::vector<int32_t> prefix(ids.begin(), ids.begin() + split);
   cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
-  model->forward({&ip, 1});
+  ctx.forward({&ip, 1});
   // Two children with different continuations, run in one batch.
   std::vector<int32_t> rest(ids.begin() + split, ids.end()), other(ids.begin() + split, ids.begin() + split + 5);
   cloze::KVCache c1(*model, parent), c2(*model, parent);
   cloze::ForwardItem items[] = {{&c1, rest, cloze::Outputs::All}, {&c2, other, cloze::Outputs::Last}};
-  auto r = model->forward(items);
+  auto r = ctx.forward(items);
   auto whole = run_all(*model, ids);
   std::vector<float> tail(whole.begin() + split * V, whole.end());
   EXPECT_LE(max_abs_diff(r[0].logits, tail), 1e-6f);
@@ -104,6 +145,7 @@ TEST_P(GoldenModel, ChildSeesOnlyPartOfParent) {
   // A prefix cache holds 16 tokens; a child that diverges after 10 of them
   // must behave as if the parent held only those 10.
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
   Golden g = read_golden(GetParam());
   const auto& ids = g.ids.back();
   const size_t V = model->config().vocab_size;
@@ -112,23 +154,23 @@ TEST_P(GoldenModel, ChildSeesOnlyPartOfParent) {
   prefix[15] = (prefix[15] + 1) % int32_t(V);  // the part the child must not see differs
   prefix[12] = (prefix[12] + 3) % int32_t(V);
   cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
-  model->forward({&ip, 1});
+  ctx.forward({&ip, 1});
   // And a grandchild chain: parent(16) <- mid(sees 10, adds 5) <- leaf(sees 12).
   cloze::KVCache child(*model, parent, 10);
   std::vector<int32_t> rest(ids.begin() + 10, ids.end());
   cloze::ForwardItem ic{&child, rest, cloze::Outputs::All};
-  auto r = model->forward({&ic, 1})[0].logits;
+  auto r = ctx.forward({&ic, 1})[0].logits;
   auto whole = run_all(*model, ids);
   EXPECT_LE(max_abs_diff(r, std::vector<float>(whole.begin() + 10 * V, whole.end())), 1e-6f);
 
   auto mid = std::make_shared<cloze::KVCache>(*model, parent, 10);
   std::vector<int32_t> five(ids.begin() + 10, ids.begin() + 15);
   cloze::ForwardItem im{mid.get(), five, cloze::Outputs::None};
-  model->forward({&im, 1});
+  ctx.forward({&im, 1});
   cloze::KVCache leaf(*model, mid, 12);
   std::vector<int32_t> tail(ids.begin() + 12, ids.end());
   cloze::ForwardItem il{&leaf, tail, cloze::Outputs::All};
-  auto rl = model->forward({&il, 1})[0].logits;
+  auto rl = ctx.forward({&il, 1})[0].logits;
   EXPECT_LE(max_abs_diff(rl, std::vector<float>(whole.begin() + 12 * V, whole.end())), 1e-6f);
   EXPECT_THROW(cloze::KVCache(*model, parent, 17), cloze::Error);
 }
@@ -144,7 +186,7 @@ TEST_P(GoldenModel, BatchAndThreadCountDoNotChangeBits) {
     caches.emplace_back(*m3);
     items.push_back({&caches.back(), ids, cloze::Outputs::All});
   }
-  auto batched = m3->forward(items);
+  auto batched = cloze::RunContext(*m3).forward(items);
   for (size_t s = 0; s < g.ids.size(); ++s) {
     auto single = run_all(*m1, g.ids[s]);
     ASSERT_EQ(batched[s].logits.size(), single.size());
@@ -158,20 +200,21 @@ TEST_P(GoldenModel, BatchAndThreadCountDoNotChangeBits) {
 // and their caches are left as they were.
 TEST_P(GoldenModel, DroppingNewKVChangesNoBit) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
   Golden g = read_golden(GetParam());
   const auto& ids = g.ids.back();
   const size_t split = 10;
   auto parent = std::make_shared<cloze::KVCache>(*model);
   std::vector<int32_t> prefix(ids.begin(), ids.begin() + split);
   cloze::ForwardItem ip{parent.get(), prefix, cloze::Outputs::None};
-  model->forward({&ip, 1});
+  ctx.forward({&ip, 1});
   std::vector<int32_t> rest(ids.begin() + split, ids.end()), other(ids.begin() + split, ids.begin() + split + 5);
   auto run = [&](bool keep) {
     cloze::KVCache c1(*model, parent), c2(*model, parent), c3(*model);
     cloze::ForwardItem items[] = {{&c1, rest, cloze::Outputs::All, keep},
                                   {&c2, other, cloze::Outputs::Last, true},
                                   {&c3, g.ids[0], cloze::Outputs::All, keep}};
-    auto r = model->forward(items);
+    auto r = ctx.forward(items);
     EXPECT_EQ(c1.own_size(), keep ? rest.size() : 0u);
     EXPECT_EQ(c3.size(), keep ? g.ids[0].size() : 0u);
     EXPECT_EQ(c2.own_size(), other.size());
@@ -187,6 +230,7 @@ TEST_P(GoldenModel, DroppingNewKVChangesNoBit) {
 
 TEST_P(GoldenModel, RestrictedRowsAndLogsumexpMatchFullRow) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
   Golden g = read_golden(GetParam());
   const auto& ids = g.ids[2];
   const size_t V = model->config().vocab_size;
@@ -194,7 +238,7 @@ TEST_P(GoldenModel, RestrictedRowsAndLogsumexpMatchFullRow) {
   std::vector<int32_t> rows = {5, 3, int32_t(V - 1), 5};
   cloze::KVCache cache(*model);
   cloze::ForwardItem it{&cache, ids, cloze::Outputs::Last};
-  auto r = model->forward({&it, 1}, {.rows = rows, .logsumexp = true})[0];
+  auto r = ctx.forward({&it, 1}, {.rows = rows, .logsumexp = true})[0];
   ASSERT_EQ(r.positions, 1u);
   ASSERT_EQ(r.cols, rows.size());
   const float* last = &full[(ids.size() - 1) * V];

@@ -42,19 +42,28 @@ inline std::map<std::string, std::vector<int64_t>> expected_tensors(const nlohma
     const std::string p = "model.layers." + std::to_string(l) + ".";
     m[p + "input_layernorm.weight"] = {hidden};
     m[p + "post_attention_layernorm.weight"] = {hidden};
-    m[p + "mlp.gate_proj.weight"] = {inter, hidden};
-    m[p + "mlp.up_proj.weight"] = {inter, hidden};
+    if (arch == "gemma2" || arch == "gemma3_text") {
+      m[p + "pre_feedforward_layernorm.weight"] = {hidden};
+      m[p + "post_feedforward_layernorm.weight"] = {hidden};
+    }
+    if (arch == "phi3") {  // fused q|k|v and gate|up
+      m[p + "self_attn.qkv_proj.weight"] = {(heads + 2 * kv) * hd, hidden};
+      m[p + "mlp.gate_up_proj.weight"] = {2 * inter, hidden};
+    } else {
+      m[p + "mlp.gate_proj.weight"] = {inter, hidden};
+      m[p + "mlp.up_proj.weight"] = {inter, hidden};
+      m[p + "self_attn.q_proj.weight"] = {heads * hd, hidden};
+      m[p + "self_attn.k_proj.weight"] = {kv * hd, hidden};
+      m[p + "self_attn.v_proj.weight"] = {kv * hd, hidden};
+    }
     m[p + "mlp.down_proj.weight"] = {hidden, inter};
-    m[p + "self_attn.q_proj.weight"] = {heads * hd, hidden};
-    m[p + "self_attn.k_proj.weight"] = {kv * hd, hidden};
-    m[p + "self_attn.v_proj.weight"] = {kv * hd, hidden};
     m[p + "self_attn.o_proj.weight"] = {hidden, heads * hd};
     if (bias) {
       m[p + "self_attn.q_proj.bias"] = {heads * hd};
       m[p + "self_attn.k_proj.bias"] = {kv * hd};
       m[p + "self_attn.v_proj.bias"] = {kv * hd};
     }
-    if (arch == "qwen3") {
+    if (arch == "qwen3" || arch == "gemma3_text") {
       m[p + "self_attn.q_norm.weight"] = {hd};
       m[p + "self_attn.k_norm.weight"] = {hd};
     }

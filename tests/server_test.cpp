@@ -172,7 +172,7 @@ TEST_F(ServerApi, HealthAndModels) {
 std::vector<std::vector<double>> direct_logprobs(cloze::Model& model, const std::vector<int32_t>& ids) {
   cloze::KVCache cache(model);
   cloze::ForwardItem it{&cache, ids, cloze::Outputs::All};
-  auto r = model.forward({&it, 1})[0];
+  auto r = cloze::RunContext(model).forward({&it, 1})[0];
   std::vector<std::vector<double>> rows;
   for (size_t p = 0; p < r.positions; ++p) {
     const float* row = r.logits.data() + p * r.cols;

@@ -28,9 +28,11 @@ std::string error_of(const std::function<void()>& fn) {
 }
 
 const std::vector<std::string>& golden_models() {
-  static const std::vector<std::string> kModels = {"qwen2-tied-bf16", "qwen2-untied-f16",
-                                                   "qwen2-untied-f32-sharded", "llama-tied-bf16-mha",
-                                                   "qwen3-tied-bf16-hd32"};
+  static const std::vector<std::string> kModels = {
+      "qwen2-tied-bf16",         "qwen2-untied-f16",    "qwen2-untied-f32-sharded",
+      "llama-tied-bf16-mha",     "qwen3-tied-bf16-hd32", "llama3-rope-scaled-bf16",
+      "gemma2-softcap-bf16",     "gemma3-sliding-bf16",  "phi3-fused-f16",
+      "phi3-partial-rotary-bf16"};
   return kModels;
 }
 

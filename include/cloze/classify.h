@@ -81,7 +81,12 @@ class Classifier {
  public:
   // Validates and tokenizes the labels, runs the template's shared prefix and
   // any calibration inputs. Throws cloze::Error on bad labels / template.
-  Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptions options);
+  // Errors carry the option they are about (Subject::option("labels"), ...).
+  // Runs the model on `ctx`, which the caller owns and may share with other
+  // work of the same thread.
+  Classifier(RunContext& ctx, const Tokenizer& tokenizer, ClassifierOptions options);
+  // The same on a run context of its own (the model's default thread count).
+  Classifier(const Model& model, const Tokenizer& tokenizer, ClassifierOptions options);
 
   // Scores texts in input order. Results are bitwise identical however the
   // texts are grouped into calls. A text that cannot be scored gets `error`.
@@ -98,12 +103,15 @@ class Classifier {
 
  private:
   struct Prepared;
+  Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const Tokenizer& tokenizer, ClassifierOptions options);
   std::vector<Classification> score_batch(std::vector<Prepared>& batch, bool calibrate,
                                           std::vector<std::vector<double>>* logprobs = nullptr);
   Prepared prepare(const std::string& text, bool allow_empty) const;
   std::vector<Classification> run(std::span<const std::string> texts, bool allow_empty, bool calibrate);
 
-  Model& model_;
+  std::unique_ptr<RunContext> own_ctx_;  // when made from a Model
+  RunContext& ctx_;
+  const Model& model_;
   const Tokenizer& tok_;
   ClassifierOptions opt_;
   PromptTemplate template_;

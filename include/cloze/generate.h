@@ -77,7 +77,10 @@ std::vector<int32_t> default_eos_ids(const Model& model, const Tokenizer* tok);
 // Generates up to opt.max_tokens tokens after `prompt` (at least one id).
 // `tok` may be null (ids only; then opt.stop must be empty). Stops early at
 // the context limit (max_position_embeddings) with finish_reason "length".
-GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
+GenerateResult generate(RunContext& ctx, const Tokenizer* tok, std::span<const int32_t> prompt,
+                        const GenerateOptions& opt, const TokenCallback& on_token = {});
+// The same on a run context of its own (the model's default thread count).
+GenerateResult generate(const Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
                         const GenerateOptions& opt, const TokenCallback& on_token = {});
 
 }  // namespace cloze

@@ -29,21 +29,30 @@ std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
-Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptions options)
-    : model_(model), tok_(tokenizer), opt_(std::move(options)), template_(opt_.template_text) {
+Classifier::Classifier(RunContext& ctx, const Tokenizer& tokenizer, ClassifierOptions options)
+    : Classifier(nullptr, &ctx, tokenizer, std::move(options)) {}
+
+Classifier::Classifier(const Model& model, const Tokenizer& tokenizer, ClassifierOptions options)
+    : Classifier(std::make_unique<RunContext>(model), nullptr, tokenizer, std::move(options)) {}
+
+Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const Tokenizer& tokenizer,
+                       ClassifierOptions options)
+    : own_ctx_(std::move(own)), ctx_(ctx ? *ctx : *own_ctx_), model_(ctx_.model()), tok_(tokenizer), opt_(std::move(options)), template_(opt_.template_text) {
   max_tokens_ = opt_.max_tokens ? opt_.max_tokens : model_.config().max_position_embeddings;
   if (opt_.labels.size() < 2)
-    throw Error("need at least two labels to choose between, got " + std::to_string(opt_.labels.size()));
+    throw Error("need at least two labels to choose between, got " + std::to_string(opt_.labels.size()),
+                Subject::option("labels"));
   std::map<std::vector<int32_t>, std::string> seen;
   for (const auto& label : opt_.labels) {
-    if (label.empty()) throw Error("labels: an empty label cannot be scored (check --labels for a stray comma)");
+    if (label.empty()) throw Error("labels: an empty label cannot be scored (a stray comma in the list?)", Subject::option("labels"));
     auto ids = tok_.encode(opt_.label_prefix + label, {.special = false});
-    if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing");
+    if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing", Subject::option("labels"));
     auto [it, fresh] = seen.emplace(ids, label);
     if (!fresh)
       throw Error(it->second == label ? "label " + in_quotes(label) + " is given twice"
                                       : "labels " + in_quotes(it->second) + " and " + in_quotes(label) +
-                                            " tokenize identically, so they cannot be told apart");
+                                            " tokenize identically, so they cannot be told apart",
+                  Subject::option("labels"));
     if (ids.size() > 1) single_token_ = false;
     label_ids_.push_back(std::move(ids));
   }
@@ -57,29 +66,33 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   auto prefix = std::make_shared<KVCache>(model_);
   if (!prefix_ids_.empty()) {
     ForwardItem item{prefix.get(), prefix_ids_, Outputs::None};
-    model_.forward({&item, 1});
+    ctx_.forward({&item, 1});
   }
   prefix_cache_ = prefix;
 
   if (opt_.calibration == Calibration::Contextual) {
-    if (opt_.content_free.empty()) throw Error("contextual calibration needs at least one content-free input");
+    if (opt_.content_free.empty())
+      throw Error("contextual calibration needs at least one content-free input", Subject::option("content_free"));
     auto res = run(opt_.content_free, /*allow_empty=*/true, /*calibrate=*/false);
     calib_ref_.assign(opt_.labels.size(), 0.0);
     for (const auto& r : res) {
-      if (!r.error.empty()) throw Error("contextual calibration input could not be scored: " + r.error);
+      if (!r.error.empty())
+        throw Error("contextual calibration input could not be scored: " + r.error, Subject::option("content_free"));
       for (size_t j = 0; j < calib_ref_.size(); ++j) calib_ref_[j] += r.probs[j] / double(res.size());
     }
   } else if (opt_.calibration == Calibration::Pmi) {
     // Score the labels after the premise alone, as log-probabilities.
     std::string premise = opt_.pmi_premise.value_or(template_.suffix());
     while (!premise.empty() && isspace(static_cast<unsigned char>(premise.front()))) premise.erase(0, 1);
-    if (premise.empty()) throw Error("PMI calibration needs a domain premise (--pmi-premise); the template has no text after {text}");
+    if (premise.empty())
+      throw Error("PMI calibration needs a domain premise (pmi_premise); the template has no text after {text}",
+                  Subject::option("pmi_premise"));
     Prepared p;
     p.ids = tok_.encode(premise, {.special = true});
     std::vector<Prepared> batch{std::move(p)};
     std::vector<std::vector<double>> logprobs;
     auto r = score_batch(batch, false, &logprobs);
-    if (!r[0].error.empty()) throw Error("PMI premise could not be scored: " + r[0].error);
+    if (!r[0].error.empty()) throw Error("PMI premise could not be scored: " + r[0].error, Subject::option("pmi_premise"));
     // Single-token scores are logits, which differ from log-probabilities by a
     // per-prompt constant that softmax cancels; the reference must be a
     // log-probability (or the same mean-of-log-probs score) to be comparable.
@@ -98,7 +111,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
     if (p.ids.size() > max_tokens_) {
       if (opt_.truncate == Truncate::None) {
         p.error = "prompt is " + std::to_string(p.ids.size()) + " tokens, over the limit of " +
-                  std::to_string(max_tokens_) + " (use --truncate left|right, or a shorter text)";
+                  std::to_string(max_tokens_) + " (truncate it left or right, or give a shorter text)";
         p.ids.clear();
         return p;
       }
@@ -189,7 +202,7 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
     which.push_back(i);
   }
   const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out;
-  auto first = model_.forward(items, {.rows = rows_, .logsumexp = need_lse});
+  auto first = ctx_.forward(items, {.rows = rows_, .logsumexp = need_lse});
 
   // logprob[k][j]: log P(label j | prompt k), token by token.
   std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_labels, 0.0));
@@ -214,7 +227,7 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
         citems.push_back({conts.back().get(), std::span<const int32_t>(lab).first(lab.size() - 1), Outputs::All});
         owner.push_back({k, j});
       }
-    auto more = model_.forward(citems, {.rows = rows_, .logsumexp = true});
+    auto more = ctx_.forward(citems, {.rows = rows_, .logsumexp = true});
     for (size_t c = 0; c < citems.size(); ++c) {
       auto [k, j] = owner[c];
       const auto& lab = label_ids_[j];

@@ -15,7 +15,7 @@ PromptTemplate::PromptTemplate(std::string text) : text_(std::move(text)) {
   }
   if (parts_.empty())
     throw Error("template has no {text} placeholder, so the text would never reach the model: \"" +
-                (text_.size() > 80 ? text_.substr(0, 80) + "..." : text_) + "\"");
+                (text_.size() > 80 ? text_.substr(0, 80) + "..." : text_) + "\"", Subject::option("template_text"));
   parts_.push_back(text_.substr(start));
 }
 

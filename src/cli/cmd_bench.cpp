@@ -54,6 +54,7 @@ void run_bench(const BenchArgs& a) {
   auto dir = resolve_model(a.model);
   auto model = Model::load(dir, {.threads = a.threads});
   const double load_s = seconds_since(t0);
+  RunContext ctx(*model);
   const auto& c = model->config();
   std::vector<size_t> lengths;
   for (int32_t v : parse_ids(a.lengths, "--lengths")) {
@@ -71,7 +72,7 @@ void run_bench(const BenchArgs& a) {
       KVCache cache(*model);
       ForwardItem item{&cache, ids, Outputs::Last};
       auto t = Clock::now();
-      model->forward({&item, 1}, {.rows = {&row, 1}});
+      ctx.forward({&item, 1}, {.rows = {&row, 1}});
       best = std::min(best, seconds_since(t));
     }
     prefill.push_back({T, double(T) / best});
@@ -84,12 +85,12 @@ void run_bench(const BenchArgs& a) {
     KVCache cache(*model);
     auto ids = random_ids(16, c.vocab_size, 7);
     ForwardItem item{&cache, ids, Outputs::Last};
-    model->forward({&item, 1});
+    ctx.forward({&item, 1});
     int32_t next = ids.back();
     auto t = Clock::now();
     for (size_t i = 0; i < a.decode_tokens; ++i) {
       ForwardItem step{&cache, {&next, 1}, Outputs::Last};
-      auto r = model->forward({&step, 1});
+      auto r = ctx.forward({&step, 1});
       next = int32_t(std::max_element(r[0].logits.begin(), r[0].logits.end()) - r[0].logits.begin());
     }
     decode_tps = double(a.decode_tokens) / seconds_since(t);

@@ -26,7 +26,8 @@ void run_logits(const LogitsArgs& a) {
   if (ids.empty()) throw Error("logits: no tokens to run (empty --ids or --text)");
   KVCache cache(*model);
   ForwardItem item{&cache, ids, a.all ? Outputs::All : Outputs::Last};
-  ForwardResult r = model->forward({&item, 1})[0];
+  RunContext ctx(*model);
+  ForwardResult r = ctx.forward({&item, 1})[0];
   std::string out = "{\"ids\":";
   append_ids(out, ids);
   out += ",\"logits\":[";

@@ -155,10 +155,21 @@ void weighted_sum_rows(const float* w, size_t ldw, const float* const* vp, size_
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
                size_t ldo, ThreadPool& pool) {
+  attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, AttentionOpts{.scale = scale}, out, ldo,
+                 pool);
+}
+
+// With a window, row r sees absolute positions [first_r, vis_r); a job keeps
+// keys from p0 (its first row's first position) on, and S / KT columns are
+// positions relative to p0.
+void attention_opts(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+                    size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
+                    float* out, size_t ldo, ThreadPool& pool) {
   if (T == 0) return;
   size_t L = 0;
   for (size_t s = 0; s < n_segs; ++s) L += segs[s].n;
-  const size_t hd = head_dim, group = n_heads / n_kv_heads, past = L - T;
+  const size_t hd = head_dim, group = n_heads / n_kv_heads, past = L - T, W = opts.window;
+  const auto first_of = [W](size_t vis) { return W && vis > W ? vis - W : 0; };
   const size_t n_tb = (T + kTokBlock - 1) / kTokBlock;
   // Jobs run in order kv head, then token blocks zig-zagging first/last, so
   // the contiguous chunk each thread takes mixes short and long causal rows.
@@ -170,21 +181,23 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
       const size_t tb = i % 2 == 0 ? i / 2 : n_tb - 1 - i / 2;
       const size_t t0 = tb * kTokBlock, t1 = std::min(T, t0 + kTokBlock);
       const size_t Lj = past + t1;                   // positions the last token sees
-      const size_t Lp = (Lj + 15) & ~size_t(15);     // scored in groups of 16
-      // Row pointers of K and V for this KV head, positions [0, Lj).
-      kp.resize(Lj);
-      vp.resize(Lj);
+      const size_t p0 = first_of(past + t0 + 1);     // the first position any row sees
+      const size_t Lp = (Lj - p0 + 15) & ~size_t(15);  // scored in groups of 16
+      // Row pointers of K and V for this KV head, positions [p0, Lj).
+      kp.resize(Lj - p0);
+      vp.resize(Lj - p0);
       for (size_t s = 0, p = 0; s < n_segs && p < Lj; ++s)
-        for (size_t r = 0; r < segs[s].n && p < Lj; ++r, ++p) {
-          kp[p] = segs[s].k + r * segs[s].ld + g * hd;
-          vp[p] = segs[s].v + r * segs[s].ld + g * hd;
-        }
+        for (size_t r = 0; r < segs[s].n && p < Lj; ++r, ++p)
+          if (p >= p0) {
+            kp[p - p0] = segs[s].k + r * segs[s].ld + g * hd;
+            vp[p - p0] = segs[s].v + r * segs[s].ld + g * hd;
+          }
       // KT[j][p] = k_p[j] (zero past Lj): keys as columns for 8-wide scoring.
       float* kt = kt_buf.floats(hd * Lp);
-      for (size_t p = 0; p < Lj; ++p)
+      for (size_t p = 0; p < Lj - p0; ++p)
         for (size_t j = 0; j < hd; ++j) kt[j * Lp + p] = kp[p][j];
       for (size_t j = 0; j < hd; ++j)
-        for (size_t p = Lj; p < Lp; ++p) kt[j * Lp + p] = 0.0f;
+        for (size_t p = Lj - p0; p < Lp; ++p) kt[j * Lp + p] = 0.0f;
       float* S = s_buf.floats(kRowBatch * Lp);
       // Query rows of the job: (t, head in group), t-major.
       const size_t rows = (t1 - t0) * group;
@@ -192,25 +205,33 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
         const int R = int(std::min<size_t>(kRowBatch, rows - r0));
         const float* qr[kRowBatch];
         float* orow[kRowBatch];
-        size_t vis[kRowBatch];
+        size_t vis[kRowBatch], first[kRowBatch];  // relative to p0
         for (int r = 0; r < R; ++r) {
           size_t t = t0 + (r0 + r) / group, h = g * group + (r0 + r) % group;
           qr[r] = q + t * ldq + h * hd;
           orow[r] = out + t * ldo + h * hd;
-          vis[r] = past + t + 1;
+          vis[r] = past + t + 1 - p0;
+          first[r] = first_of(past + t + 1) - p0;
         }
         const size_t n8 = (*std::max_element(vis, vis + R) + 7) & ~size_t(7);
         switch (R) {
-          case 4: scores<4>(qr, kt, Lp, hd, n8, scale, S, Lp); break;
-          case 3: scores<3>(qr, kt, Lp, hd, n8, scale, S, Lp); break;
-          case 2: scores<2>(qr, kt, Lp, hd, n8, scale, S, Lp); break;
-          default: scores<1>(qr, kt, Lp, hd, n8, scale, S, Lp); break;
+          case 4: scores<4>(qr, kt, Lp, hd, n8, opts.scale, S, Lp); break;
+          case 3: scores<3>(qr, kt, Lp, hd, n8, opts.scale, S, Lp); break;
+          case 2: scores<2>(qr, kt, Lp, hd, n8, opts.scale, S, Lp); break;
+          default: scores<1>(qr, kt, Lp, hd, n8, opts.scale, S, Lp); break;
         }
-        for (int r = 0; r < R; ++r) softmax(S + r * Lp, vis[r]);
-        for (int r = 0; r < R; r += 2) {
-          const bool two = r + 1 < R;
-          weighted_sum_rows(S + r * Lp, Lp, vp.data(), hd, vis[r], two ? vis[r + 1] : 0, two,
+        for (int r = 0; r < R; ++r) {
+          float* row = S + r * Lp + first[r];
+          if (opts.softcap > 0) softcap(row, vis[r] - first[r], opts.softcap);
+          softmax(row, vis[r] - first[r]);
+        }
+        for (int r = 0; r < R;) {
+          // Rows with the same first position share the V loads.
+          const bool two = r + 1 < R && first[r + 1] == first[r];
+          const size_t f = first[r];
+          weighted_sum_rows(S + r * Lp + f, Lp, vp.data() + f, hd, vis[r] - f, two ? vis[r + 1] - f : 0, two,
                             orow[r], two ? orow[r + 1] : nullptr);
+          r += two ? 2 : 1;
         }
       }
     }

@@ -152,6 +152,18 @@ void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const We
   }, k.grain(M));
 }
 
+void gated_mlp(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up, GateAct act,
+               float* gate, float* up, size_t ld, ThreadPool& pool) {
+  if (act == GateAct::SiLU) return swiglu(x, ldx, M, w_gate, w_up, gate, up, ld, pool);
+  if (M == 0 || w_gate.rows == 0) return;
+  const MatmulSet k = matmul_set();
+  pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) {
+    k.range(x, ldx, M, w_gate, nullptr, nb, ne, nullptr, gate, ld);
+    k.range(x, ldx, M, w_up, nullptr, nb, ne, nullptr, up, ld);
+    for (size_t m = 0; m < M; ++m) gelu_tanh_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
+  }, k.grain(M));
+}
+
 // The row-wise kernels and attention have no AVX-512 version (they are a few
 // % of a forward); the avx512 set runs their AVX2 code.
 void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
@@ -199,6 +211,15 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
     avx2::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);
   else
     ref::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);
+}
+
+void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+               size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
+               float* out, size_t ldo, ThreadPool& pool) {
+  if (cur() != KernelSet::Ref && head_dim % 8 == 0)
+    avx2::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, opts, out, ldo, pool);
+  else
+    ref::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, opts, out, ldo, pool);
 }
 
 }  // namespace cloze::kernels

@@ -104,6 +104,22 @@ void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim,
 // gate[i] = silu(gate[i]) * up[i] for i < n.
 void silu_mul(float* gate, const float* up, size_t n);
 
+// gate[i] = gelu_tanh(gate[i]) * up[i] for i < n, with PyTorch's tanh form
+// gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (libm tanhf;
+// one implementation for every set).
+void gelu_tanh_mul(float* gate, const float* up, size_t n);
+
+// The activation of a gated MLP: down(act(gate(x)) * up(x)).
+enum class GateAct : uint8_t { SiLU, GeluTanh };
+// swiglu() with the activation as a parameter (GeluTanh: GeGLU). Bitwise
+// equal to matmul(gate), matmul(up), then silu_mul / gelu_tanh_mul.
+void gated_mlp(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up, GateAct act,
+               float* gate, float* up, size_t ld, ThreadPool& pool);
+
+// x[i] = cap * tanh(x[i] / cap) for i < n (logit soft-capping; libm tanhf,
+// one implementation for every set).
+void softcap(float* x, size_t n, float cap);
+
 // For a logsumexp streamed over row chunks.  max_value: the largest of
 // x[0..n) (-inf when n == 0).  sum_exp: sum of exp_approx(x[i] - shift) for
 // i < n, in a fixed order: per block of 1024 elements, 16 float lanes (lane =
@@ -130,5 +146,21 @@ struct KVSegment {
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
                size_t ldo, ThreadPool& pool);
+
+// What attention does besides the scale.
+//   softcap > 0: score = softcap * tanh(score / softcap) after scaling (Gemma 2).
+//   window > 0:  the token at kv position i sees only positions j with
+//                i - window < j <= i (a sliding-window layer).
+// A row's softmax and output run over its visible range [s, i] alone, with
+// the reference orders counted from s (softmax lane = (p - s) % 8), so a row
+// gets the same bits however many earlier positions the segments hold.
+struct AttentionOpts {
+  float scale = 1.0f;
+  float softcap = 0.0f;
+  size_t window = 0;
+};
+void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+               size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
+               float* out, size_t ldo, ThreadPool& pool);
 
 }  // namespace cloze::kernels

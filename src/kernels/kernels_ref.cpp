@@ -99,6 +99,22 @@ void rope_table(const int32_t* pos, size_t M, const float* inv_freq, size_t head
     }
 }
 
+// Shared by every set, like rope_table: libm's tanhf is not vectorized.
+void softcap(float* x, size_t n, float cap) {
+  for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] / cap) * cap;
+}
+
+// PyTorch's gelu(approximate="tanh"), then the gating product.
+void gelu_tanh_mul(float* gate, const float* up, size_t n) {
+  const float kBeta = 0.7978845608028654f;  // sqrt(2 / pi)
+  const float kKappa = 0.044715f;
+  for (size_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float inner = kBeta * (g + kKappa * g * g * g);
+    gate[i] = 0.5f * g * (1.0f + std::tanh(inner)) * up[i];
+  }
+}
+
 // The 8-lane tree shared by dot products and the softmax sum.
 static float tree8(const float* acc) {
   float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
@@ -197,6 +213,13 @@ double sum_exp(const float* x, size_t n, float shift) {
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
                size_t ldo, ThreadPool& pool) {
+  attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, AttentionOpts{.scale = scale}, out, ldo,
+                 pool);
+}
+
+void attention_opts(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+                    size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
+                    float* out, size_t ldo, ThreadPool& pool) {
   size_t L = 0;
   for (size_t s = 0; s < n_segs; ++s) L += segs[s].n;
   const size_t group = n_heads / n_kv_heads;
@@ -205,21 +228,26 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
     for (size_t job = b; job < e; ++job) {
       size_t h = job / T, t = job % T, kvh = h / group;
       const float* qv = q + t * ldq + h * head_dim;
-      size_t visible = L - T + t + 1;
+      // This row sees positions [first, visible).
+      const size_t visible = L - T + t + 1;
+      const size_t first = opts.window && visible > opts.window ? visible - opts.window : 0;
       float mx = -INFINITY;
       size_t p = 0;
       for (size_t s = 0; s < n_segs && p < visible; ++s)
         for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
+          if (p < first) continue;
           const float* kv = segs[s].k + i * segs[s].ld + kvh * head_dim;
           float d = 0;
           for (size_t j = 0; j < head_dim; ++j) d = std::fma(qv[j], kv[j], d);
-          score[p] = d * scale;
+          d = d * opts.scale;
+          if (opts.softcap > 0) softcap(&d, 1, opts.softcap);
+          score[p] = d;
           mx = std::max(mx, score[p]);
         }
       float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (size_t i = 0; i < visible; ++i) {
+      for (size_t i = first; i < visible; ++i) {
         score[i] = exp_approx(score[i] - mx);
-        acc[i % 8] += score[i];
+        acc[(i - first) % 8] += score[i];
       }
       float inv = 1.0f / tree8(acc);
       float* o = out + t * ldo + h * head_dim;
@@ -227,6 +255,7 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
       p = 0;
       for (size_t s = 0; s < n_segs && p < visible; ++s)
         for (size_t i = 0; i < segs[s].n && p < visible; ++i, ++p) {
+          if (p < first) continue;
           const float* vv = segs[s].v + i * segs[s].ld + kvh * head_dim;
           float wgt = score[p] * inv;
           for (size_t j = 0; j < head_dim; ++j) o[j] = std::fma(wgt, vv[j], o[j]);

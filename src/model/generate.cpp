@@ -75,8 +75,15 @@ std::vector<int32_t> default_eos_ids(const Model& model, const Tokenizer* tok) {
   return {};
 }
 
-GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
+GenerateResult generate(const Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
                         const GenerateOptions& opt, const TokenCallback& on_token) {
+  RunContext ctx(model);
+  return generate(ctx, tok, prompt, opt, on_token);
+}
+
+GenerateResult generate(RunContext& ctx, const Tokenizer* tok, std::span<const int32_t> prompt,
+                        const GenerateOptions& opt, const TokenCallback& on_token) {
+  const Model& model = ctx.model();
   validate(opt);
   if (prompt.empty()) throw Error("generate: the prompt has no tokens; give at least one");
   if (!tok && !opt.stop.empty()) throw Error("generate: stop strings need a tokenizer (the model has no tokenizer.json)");
@@ -87,7 +94,6 @@ GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int3
                   std::to_string(c.vocab_size));
   // The longest sequence (prompt + generated) the model supports; generation ends there.
   size_t context = c.max_position_embeddings;
-  if (c.sliding_window) context = std::min(context, *c.sliding_window);
   if (prompt.size() >= context)
     throw Error("prompt: " + std::to_string(prompt.size()) + " tokens leave no room in the model's context of " +
                 std::to_string(context) + " (max_position_embeddings)");
@@ -108,7 +114,7 @@ GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int3
   // Prefill: the whole prompt in one pass; full-vocabulary logits of its last position.
   KVCache cache(model);
   ForwardItem item{&cache, prompt, Outputs::Last};
-  std::vector<float> logits = std::move(model.forward({&item, 1})[0].logits);
+  std::vector<float> logits = std::move(ctx.forward({&item, 1})[0].logits);
 
   for (;;) {
     const int32_t id = sampler.next(logits);
@@ -137,7 +143,7 @@ GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int3
     }
     // Decode: the chosen token alone, against the cache.
     ForwardItem step{&cache, {&id, 1}, Outputs::Last};
-    logits = std::move(model.forward({&step, 1})[0].logits);
+    logits = std::move(ctx.forward({&step, 1})[0].logits);
   }
 }
 

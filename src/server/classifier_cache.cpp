@@ -22,7 +22,7 @@ std::shared_ptr<Classifier> ClassifierCache::get(const std::string& key, const C
     order_.splice(order_.begin(), order_, it->second);
     return it->second->second;
   }
-  auto clf = std::make_shared<Classifier>(model_, tok_, options);
+  auto clf = std::make_shared<Classifier>(ctx_, tok_, options);
   put(key, clf);
   return clf;
 }

@@ -16,8 +16,8 @@ namespace cloze::server {
 
 class ClassifierCache {
  public:
-  ClassifierCache(Model& model, const Tokenizer& tokenizer, size_t capacity)
-      : model_(model), tok_(tokenizer), capacity_(capacity ? capacity : 1) {}
+  ClassifierCache(RunContext& ctx, const Tokenizer& tokenizer, size_t capacity)
+      : ctx_(ctx), tok_(tokenizer), capacity_(capacity ? capacity : 1) {}
 
   // What tells two requests' classifiers apart: the fields a request may set.
   static std::string key(const ClassifierOptions& options);
@@ -34,7 +34,7 @@ class ClassifierCache {
 
  private:
   using Entry = std::pair<std::string, std::shared_ptr<Classifier>>;
-  Model& model_;
+  RunContext& ctx_;
   const Tokenizer& tok_;
   size_t capacity_;
   std::list<Entry> order_;  // most recently used first

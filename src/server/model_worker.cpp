@@ -9,18 +9,21 @@ namespace {
 
 // Which request field a classifier-construction error is about, judged by
 // the classifier's own wording (it names labels, calibration or the template).
-std::string param_of(const std::string& message) {
-  if (message.find("calibration") != std::string::npos || message.find("premise") != std::string::npos)
-    return "calibrate";
-  if (message.find("label") != std::string::npos) return "labels";
-  return "template";
+// The request field a classifier error is about: its subject, as the
+// option names of ClassifierOptions map onto the request's JSON.
+std::string param_of(const Error& e) {
+  const std::string& o = e.subject().name;
+  if (o == "labels") return "labels";
+  if (o == "content_free" || o == "pmi_premise" || o == "calibration") return "calibrate";
+  if (o == "template_text") return "template";
+  return "";
 }
 
 }  // namespace
 
 ModelWorker::ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
-    : model_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
-      cache_(model, tokenizer, options.classifier_cache), eos_ids_(default_eos_ids(model, &tokenizer)) {
+    : model_(model), ctx_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
+      cache_(ctx_, tokenizer, options.classifier_cache), eos_ids_(default_eos_ids(model, &tokenizer)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -133,7 +136,7 @@ void ModelWorker::run_classify(std::vector<std::unique_ptr<Job>>& jobs) {
     try {
       clf = cache_.get(jobs[0]->key, jobs[0]->options);
     } catch (const Error& e) {
-      throw ApiError(400, e.what(), param_of(e.what()));
+      throw ApiError(400, e.what(), param_of(e));
     }
     std::vector<std::string> texts;
     for (auto& j : jobs) texts.insert(texts.end(), j->texts.begin(), j->texts.end());
@@ -184,7 +187,7 @@ void ModelWorker::run_score(Job& job) {
       std::vector<int32_t> ids = prompt_ids(job, i);
       tokens += ids.size();
       if (job.top_n) {
-        out.prompts.push_back(score_prompt(model_, std::move(ids), *job.top_n));
+        out.prompts.push_back(score_prompt(ctx_, std::move(ids), *job.top_n));
       } else {
         PromptScores s;
         s.ids = std::move(ids);
@@ -211,7 +214,7 @@ void ModelWorker::run_generate(Job& job) {
       Generated g;
       g.prompt_ids = prompt_ids(job, i);
       try {
-        g.result = cloze::generate(model_, &tok_, g.prompt_ids, o);
+        g.result = cloze::generate(ctx_, &tok_, g.prompt_ids, o);
       } catch (const Error& e) {
         // The library's checks left to it here are about the prompt (one
         // that fills the whole context leaves no room to generate).
@@ -225,7 +228,7 @@ void ModelWorker::run_generate(Job& job) {
         // the same numbers) as a max_tokens 0 request for the prompt.
         std::vector<int32_t> all = g.prompt_ids;
         all.insert(all.end(), g.result.ids.begin(), g.result.ids.end());
-        g.scores = score_prompt(model_, std::move(all), *job.top_n);
+        g.scores = score_prompt(ctx_, std::move(all), *job.top_n);
       }
       out.prompts.push_back(std::move(g));
     }

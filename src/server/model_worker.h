@@ -92,6 +92,7 @@ class ModelWorker {
   std::vector<int32_t> prompt_ids(const Job& job, size_t i) const;
 
   Model& model_;
+  RunContext ctx_;  // the worker thread's: every forward of this worker runs on it
   const Tokenizer& tok_;
   const ServerOptions& opt_;
   Metrics& metrics_;

@@ -22,7 +22,7 @@ struct PromptScores {
 
 // Runs `ids` through the model (full vocabulary rows, a chunk of positions at
 // a time so memory stays ~chunk x vocab floats whatever the prompt length).
-// Model::forward is not thread-safe: call from the model's one thread.
-PromptScores score_prompt(Model& model, std::vector<int32_t> ids, size_t top_n);
+// A RunContext is not thread-safe: call from the thread that owns `ctx`.
+PromptScores score_prompt(RunContext& ctx, std::vector<int32_t> ids, size_t top_n);
 
 }  // namespace cloze::server
