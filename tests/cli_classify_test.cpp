@@ -165,6 +165,10 @@ TEST_F(Cli, BadLabelsTemplatesAndModels) {
   EXPECT_NE(r.err.find("'good' is given twice"), std::string::npos) << r.err;
   r = cloze("classify " + m() + " --labels good,,bad hi");
   EXPECT_NE(r.err.find("empty label"), std::string::npos) << r.err;
+  // The library says the error is about the labels option; the CLI names the flag.
+  EXPECT_NE(r.err.find("(--labels)"), std::string::npos) << r.err;
+  r = cloze("classify " + m() + " --template 'Review: Answer:' hi");
+  EXPECT_NE(r.err.find("(--template)"), std::string::npos) << r.err;
   r = cloze("classify " + m() + " --calibrate maybe hi");
   EXPECT_NE(r.err.find("--calibrate: 'maybe' is not one of none, contextual, pmi"), std::string::npos) << r.err;
   // A model directory without weights / without a tokenizer.

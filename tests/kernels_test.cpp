@@ -613,3 +613,109 @@ TEST(KernelSets, ModelForwardBitwiseEverySet) {
   }
   k::force_reference(false);
 }
+
+namespace {
+
+// The textbook over positions [first, visible) with optional soft-capping.
+void naive_window_attention(const float* qv, const KV& kv, size_t first, size_t visible, size_t kvh, size_t hd,
+                            float scale, float cap, double* o) {
+  std::vector<double> s(visible, 0.0);
+  double mx = -1e300, sum = 0;
+  for (size_t p = first; p < visible; ++p) {
+    double d = 0;
+    for (size_t j = 0; j < hd; ++j) d += double(qv[j]) * kv.k[p * kv.ld + kvh * hd + j];
+    d *= scale;
+    s[p] = cap > 0 ? cap * std::tanh(d / cap) : d;
+    mx = std::max(mx, s[p]);
+  }
+  for (size_t p = first; p < visible; ++p) sum += (s[p] = std::exp(s[p] - mx));
+  for (size_t j = 0; j < hd; ++j) {
+    o[j] = 0;
+    for (size_t p = first; p < visible; ++p) o[j] += s[p] / sum * kv.v[p * kv.ld + kvh * hd + j];
+  }
+}
+
+}  // namespace
+
+// Sliding windows and soft-capping: reference == AVX2 bit for bit, both near
+// the textbook, and the same bits whether the sequence arrives at once, in
+// chunks over a cached prefix, or token by token.
+TEST(KernelAttention, WindowAndSoftcapMatchReferenceAndTextbook) {
+  NEED_AVX2();
+  struct Case {
+    size_t heads, kv_heads, hd, L, T, window;
+    float cap;
+    std::vector<size_t> cuts;
+  };
+  const Case cases[] = {
+      {4, 2, 16, 41, 41, 8, 50.0f, {}},   {4, 1, 16, 150, 150, 8, 0.0f, {}},  {4, 4, 16, 60, 20, 8, 0.0f, {25}},
+      {2, 1, 64, 300, 100, 33, 5.0f, {128, 200}}, {3, 3, 8, 20, 1, 1, 0.0f, {}}, {8, 2, 32, 90, 90, 200, 0.0f, {}},
+  };
+  for (const Case& c : cases) {
+    ThreadPool pool(2);
+    const size_t ldq = c.heads * c.hd, ldkv = c.kv_heads * c.hd;
+    KV kv(c.L, ldkv, 71);
+    auto q = rand_floats(c.T * ldq, 72, -2.0f, 2.0f);
+    auto segs = kv.segs(c.cuts, c.L);
+    const k::AttentionOpts opts{.scale = 1.0f / std::sqrt(float(c.hd)), .softcap = c.cap, .window = c.window};
+    std::vector<float> a(c.T * ldq), b(c.T * ldq);
+    k::ref::attention_opts(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd, opts, a.data(),
+                           ldq, pool);
+    k::avx2::attention_opts(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd, opts,
+                            b.data(), ldq, pool);
+    EXPECT_TRUE(bitwise_equal(a.data(), ldq, b.data(), ldq, c.T, ldq)) << "L=" << c.L << " window=" << c.window;
+    double worst = 0;
+    std::vector<double> o(c.hd);
+    for (size_t t = 0; t < c.T; ++t)
+      for (size_t h = 0; h < c.heads; ++h) {
+        const size_t vis = c.L - c.T + t + 1, first = vis > c.window ? vis - c.window : 0;
+        naive_window_attention(q.data() + t * ldq + h * c.hd, kv, first, vis, h / (c.heads / c.kv_heads), c.hd,
+                               opts.scale, c.cap, o.data());
+        for (size_t j = 0; j < c.hd; ++j) worst = std::max(worst, std::fabs(o[j] - a[t * ldq + h * c.hd + j]));
+      }
+    EXPECT_LT(worst, 2e-5) << "reference vs textbook, L=" << c.L << " window=" << c.window;
+    // Token by token over the cache: the same bits as one pass.
+    if (c.T == c.L) {
+      std::vector<float> one(c.T * ldq);
+      for (size_t t = 0; t < c.T; ++t) {
+        auto s1 = kv.segs({t}, t + 1);
+        k::avx2::attention_opts(q.data() + t * ldq, ldq, 1, s1.data(), s1.size(), c.heads, c.kv_heads, c.hd, opts,
+                                one.data() + t * ldq, ldq, pool);
+      }
+      EXPECT_TRUE(bitwise_equal(b.data(), ldq, one.data(), ldq, c.T, ldq)) << "token by token, L=" << c.L;
+    }
+  }
+}
+
+// The GeGLU step equals gate and up matmuls followed by gelu_tanh_mul, on
+// every set; gelu_tanh_mul and softcap are near their textbook formulas.
+TEST(KernelGatedMlp, GeluTanhEqualsMatmulsThenGate) {
+  const size_t N = 131, K = 64;
+  auto wg = make_weight(k::WType::BF16, N, K, 81);
+  auto wu = make_weight(k::WType::BF16, N, K, 82);
+  for (const MatmulSet& set : every_matmul())
+    for (size_t M : {1, 5, 33}) {
+      ThreadPool pool(3);
+      auto x = rand_floats(M * K, 83, -3.0f, 3.0f);
+      std::vector<float> g1(M * N), u1(M * N), g2(M * N), u2(M * N);
+      set.matmul(x.data(), K, M, wg.w, nullptr, g1.data(), N, pool);
+      set.matmul(x.data(), K, M, wu.w, nullptr, u1.data(), N, pool);
+      KernelsSelected sel(set.set);
+      k::gelu_tanh_mul(g1.data(), u1.data(), M * N);
+      k::gated_mlp(x.data(), K, M, wg.w, wu.w, k::GateAct::GeluTanh, g2.data(), u2.data(), N, pool);
+      EXPECT_TRUE(bitwise_equal(g1.data(), N, g2.data(), N, M, N)) << set.name << " M=" << M;
+    }
+  std::vector<float> g = {-6.0f, -1.0f, -0.1f, 0.0f, 0.5f, 2.0f, 7.0f}, up(g.size(), 1.0f), y = g;
+  k::gelu_tanh_mul(y.data(), up.data(), y.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double x = g[i];
+    const double want = 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    EXPECT_NEAR(y[i], want, 1e-6) << x;
+  }
+  std::vector<float> s = {-100.0f, -3.0f, 0.0f, 29.0f, 1e4f};
+  k::softcap(s.data(), s.size(), 30.0f);
+  EXPECT_NEAR(s[0], 30 * std::tanh(-100.0 / 30), 1e-5);
+  EXPECT_NEAR(s[3], 30 * std::tanh(29.0 / 30), 1e-5);
+  EXPECT_FLOAT_EQ(s[4], 30.0f);
+  EXPECT_EQ(s[2], 0.0f);
+}

@@ -98,7 +98,8 @@ TEST(Metrics, UnknownAndDuplicateLabels) {
   } catch (const cloze::Error& e) {
     EXPECT_STREQ(e.what(),
                  "gold label \"pos\" is not one of the labels (\"positive\", \"negative\"); "
-                 "rename dataset labels with --label-map, e.g. pos=positive");
+                 "rename dataset labels with a label map, e.g. pos=positive");
+    EXPECT_EQ(e.subject().name, "label_map");
   }
   EXPECT_THROW(m.add("positive", "neutral"), cloze::Error);
   EXPECT_EQ(m.total(), 0u);
@@ -133,6 +134,7 @@ TEST(MetricsLabelMap, MalformedEntries) {
     cloze::LabelMap::parse("a=x,a=y");
     ADD_FAILURE() << "accepted a duplicate";
   } catch (const cloze::Error& e) {
-    EXPECT_STREQ(e.what(), "--label-map: label \"a\" is mapped twice");
+    EXPECT_STREQ(e.what(), "label map: label \"a\" is mapped twice");
+    EXPECT_EQ(e.subject().kind, cloze::Subject::Kind::Option);
   }
 }

@@ -59,7 +59,7 @@ void ConfusionMatrix::add(const std::string& gold, const std::string& predicted)
   const size_t g = index_of(gold), p = index_of(predicted);
   if (g == labels_.size())
     throw Error("gold label \"" + gold + "\" is not one of the labels (" + label_list(labels_) +
-                "); rename dataset labels with --label-map, e.g. pos=positive");
+                "); rename dataset labels with a label map, e.g. pos=positive", Subject::option("label_map"));
   if (p == labels_.size())
     throw Error("predicted label \"" + predicted + "\" is not one of the labels (" +
                 label_list(labels_) + ")");
@@ -185,10 +185,11 @@ LabelMap LabelMap::parse(const std::string& spec) {
     const std::string to = eq == std::string::npos ? "" : trim(entry.substr(eq + 1));
     if (eq == std::string::npos || from.empty() || to.empty() ||
         to.find('=') != std::string::npos)
-      throw Error("--label-map: entry \"" + entry +
-                  "\" is malformed; expected DATASET_LABEL=LABEL, e.g. pos=positive,neg=negative");
+      throw Error("label map: entry \"" + entry +
+                  "\" is malformed; expected DATASET_LABEL=LABEL, e.g. pos=positive,neg=negative",
+                  Subject::option("label_map"));
     if (!m.map_.emplace(from, to).second)
-      throw Error("--label-map: label \"" + from + "\" is mapped twice");
+      throw Error("label map: label \"" + from + "\" is mapped twice", Subject::option("label_map"));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

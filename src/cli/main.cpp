@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/error_words.h"
 #include "cloze/error.h"
 
 int main(int argc, char** argv) {
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const cloze::Error& e) {
-    std::fprintf(stderr, "cloze: error: %s\n", e.what());
+    std::fprintf(stderr, "cloze: error: %s\n", cloze::cli::error_line(e).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cloze: internal error: %s\n", e.what());

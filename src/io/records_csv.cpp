@@ -30,10 +30,10 @@ class CsvReader : public RecordReader {
     size_t line = 0;
     // An input with no header at all is empty, not malformed.
     if (!read_row(header_, line)) return;
-    text_ = column(options.text_column, "--text-column", line);
-    if (!options.id_column.empty()) id_ = column(options.id_column, "--id-column", line);
+    text_ = column(options.text_column, "text_column", line);
+    if (!options.id_column.empty()) id_ = column(options.id_column, "id_column", line);
     if (!options.label_column.empty())
-      label_ = column(options.label_column, "--label-column", line);
+      label_ = column(options.label_column, "label_column", line);
   }
 
   bool next(Record& out) override {
@@ -56,12 +56,11 @@ class CsvReader : public RecordReader {
   }
 
  private:
-  size_t column(const std::string& name, const char* flag, size_t line) const {
+  size_t column(const std::string& name, const char* option, size_t line) const {
     const auto it = std::find(header_.begin(), header_.end(), name);
     if (it == header_.end())
       throw Error(where(in_.name(), line) + "the header has no column \"" + name +
-                  "\"; columns found: " + quoted_list(header_) + " (choose one with " + flag +
-                  ")");
+                  "\"; columns found: " + quoted_list(header_), Subject::option(option));
     return static_cast<size_t>(it - header_.begin());
   }
 

@@ -259,7 +259,8 @@ int Server::bind() {
   else if (!impl_->http.bind_to_port(o.host, o.port)) port = -1;
   if (port <= 0)
     throw Error("serve: cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                " (address in use, not local, or not allowed); choose another --host / --port");
+                " (address in use, not local, or not allowed); choose another host or port",
+                Subject::option("port"));
   if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   impl_->http.set_socket_options([](socket_t sock) {  // drop the reference to listen_fd
     int yes = 1;
