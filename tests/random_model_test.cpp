@@ -14,6 +14,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "cloze/model.h"
 #include "cloze/safetensors.h"
 #include "random_weights.h"
 #include "safetensors_expect.h"
@@ -252,5 +253,50 @@ TEST(RandomModelDtypes, F16RoundsToNearestEvenIncludingSubnormals) {
   EXPECT_EQ(float_to_f16(1e-10f), 0x0000);
   EXPECT_EQ(float_to_f16(-1e9f), 0xfc00);
 }
+
+}  // namespace
+
+namespace {
+
+// Every preset, shrunk by explicit flags (they win over the preset), writes a
+// checkpoint with the family's tensors and config keys that cloze loads and runs.
+class RandomPreset : public RandomModel, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(RandomPreset, ShrunkPresetLoadsAndRuns) {
+  const fs::path dir = run("p", std::string("--preset ") + GetParam() + " " + kTiny + " --head-dim 8 --seed 9");
+  check_tensors(dir);
+  auto model = cloze::Model::load(dir, {.threads = 2});
+  const auto& c = model->config();
+  EXPECT_EQ(c.num_layers, 2u);
+  const std::string p = GetParam();
+  if (p == "gemma2-2b") {
+    EXPECT_FLOAT_EQ(c.arch.final_softcap, 30.0f);
+    EXPECT_TRUE(c.arch.layers[0].window);
+  }
+  if (p == "gemma3-1b") {
+    EXPECT_EQ(c.arch.ropes.size(), 2u);
+  }
+  if (p == "llama3.2-1b") {
+    EXPECT_EQ(c.arch.ropes[0].scaling, "llama3");
+  }
+  if (p == "phi3-mini") {
+    EXPECT_TRUE(c.arch.fused_qkv);
+  }
+  cloze::KVCache cache(*model);
+  std::vector<int32_t> ids = {1, 5, 7, 3, 90, 2};
+  cloze::ForwardItem item{&cache, ids, cloze::Outputs::All};
+  auto r = cloze::RunContext(*model).forward({&item, 1})[0];
+  ASSERT_EQ(r.logits.size(), ids.size() * 96);
+  for (float x : r.logits) ASSERT_TRUE(std::isfinite(x));
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, RandomPreset,
+                         ::testing::Values("qwen2-0.5b", "llama3.2-1b", "gemma2-2b", "gemma3-1b", "phi3-mini"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace

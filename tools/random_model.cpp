@@ -1,8 +1,10 @@
-// cloze-random-model: writes a random-weight Qwen2 / Llama / Qwen3 checkpoint
+// cloze-random-model: writes a random-weight Qwen2 / Llama / Qwen3 / Gemma 2 /
+// Gemma 3 text / Phi-3 checkpoint
 // in the Hugging Face layout (config.json + safetensors), for tests and for
 // end-to-end runs at real model sizes without downloading weights.
 //
 //   cloze-random-model --preset qwen2-0.5b --out DIR [--copy-tokenizer tokenizer.json]
+//   (presets: qwen2-0.5b, llama3.2-1b, gemma2-2b, gemma3-1b, phi3-mini)
 //   cloze-random-model --arch qwen3 --vocab 512 --hidden 64 --layers 2 --heads 4
 //       --kv-heads 2 --inter 128 --head-dim 32 --tied --dtype bf16 --seed 5 --out DIR
 //
@@ -37,38 +39,83 @@ struct Options {
   std::optional<int64_t> bos, eos;
   int shards = 1;
   unsigned threads = 0;
+  nlohmann::json extra = nlohmann::json::object();  // a preset's family keys, written last
 };
 
-// The real Qwen2-0.5B shape (its config.json on the Hub), so end-to-end runs
-// exercise the sizes and memory traffic of the model cloze targets first.
+// Real shapes (the config.json of each on the Hub), so end-to-end runs and
+// benchmarks exercise the sizes and memory traffic of the models people use.
+// `extra`: the family's own config keys (rope_scaling, windows, soft-caps).
+struct Preset {
+  const char* name;
+  const char* arch;
+  int64_t vocab, hidden, layers, heads, kv_heads, inter, head_dim;
+  double rope_theta, eps;
+  int64_t max_pos;
+  bool tied;
+  int64_t bos, eos;
+  const char* extra;
+};
+
+constexpr Preset kPresets[] = {
+    {"qwen2-0.5b", "qwen2", 151936, 896, 24, 14, 2, 4864, 0, 1e6, 1e-6, 32768, true, 151643, 151643, "{}"},
+    {"llama3.2-1b", "llama", 128256, 2048, 16, 32, 8, 8192, 64, 5e5, 1e-5, 131072, true, 128000, 128001,
+     R"({"rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+         "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})"},
+    {"gemma2-2b", "gemma2", 256000, 2304, 26, 8, 4, 9216, 256, 1e4, 1e-6, 8192, true, 2, 1,
+     R"({"sliding_window": 4096, "query_pre_attn_scalar": 256, "attn_logit_softcapping": 50.0,
+         "final_logit_softcapping": 30.0})"},
+    {"gemma3-1b", "gemma3_text", 262144, 1152, 26, 4, 1, 6912, 256, 1e6, 1e-6, 32768, true, 2, 1,
+     R"({"sliding_window": 512, "sliding_window_pattern": 6, "rope_local_base_freq": 10000.0,
+         "query_pre_attn_scalar": 256, "attn_logit_softcapping": null, "final_logit_softcapping": null})"},
+    {"phi3-mini", "phi3", 32064, 3072, 32, 32, 32, 8192, 0, 1e4, 1e-5, 4096, false, 1, 32000,
+     R"({"sliding_window": 2047})"},
+};
+
+std::string preset_names() {
+  std::string s;
+  for (const Preset& p : kPresets) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
 void apply_preset(Options& o, CLI::App& app) {
   if (o.preset.empty()) return;
-  if (o.preset != "qwen2-0.5b") throw CLI::ValidationError("--preset", "unknown preset '" + o.preset + "' (known: qwen2-0.5b)");
+  const Preset* p = nullptr;
+  for (const Preset& q : kPresets)
+    if (o.preset == q.name) p = &q;
+  if (!p) throw CLI::ValidationError("--preset", "unknown preset '" + o.preset + "' (known: " + preset_names() + ")");
   // Explicit flags win over the preset, so a preset can be varied (e.g. --layers 2).
   auto unset = [&](const char* flag) { return app.get_option(flag)->count() == 0; };
-  if (unset("--arch")) o.arch = "qwen2";
-  if (unset("--vocab")) o.vocab = 151936;
-  if (unset("--hidden")) o.hidden = 896;
-  if (unset("--layers")) o.layers = 24;
-  if (unset("--heads")) o.heads = 14;
-  if (unset("--kv-heads")) o.kv_heads = 2;
-  if (unset("--inter")) o.inter = 4864;
+  if (unset("--arch")) o.arch = p->arch;
+  if (unset("--vocab")) o.vocab = p->vocab;
+  if (unset("--hidden")) o.hidden = p->hidden;
+  if (unset("--layers")) o.layers = p->layers;
+  if (unset("--heads")) o.heads = p->heads;
+  if (unset("--kv-heads")) o.kv_heads = p->kv_heads;
+  if (unset("--inter")) o.inter = p->inter;
+  if (unset("--head-dim")) o.head_dim = p->head_dim;
   if (unset("--dtype")) o.dtype = "bf16";
-  if (!o.rope_theta) o.rope_theta = 1e6;
-  if (unset("--eps")) o.eps = 1e-6;
-  if (unset("--max-pos")) o.max_pos = 32768;
-  if (!o.untied) o.tied = true;
-  if (!o.bos) o.bos = 151643;
-  if (!o.eos) o.eos = 151643;
+  if (!o.rope_theta) o.rope_theta = p->rope_theta;
+  if (unset("--eps")) o.eps = p->eps;
+  if (unset("--max-pos")) o.max_pos = p->max_pos;
+  if (!o.untied && !o.tied) (p->tied ? o.tied : o.untied) = true;
+  if (!o.bos) o.bos = p->bos;
+  if (!o.eos) o.eos = p->eos;
+  o.extra = nlohmann::json::parse(p->extra);
 }
 
 ModelShape shape_of(const Options& o) {
   ModelShape s;
-  s.arch = o.arch == "llama" ? Arch::Llama : o.arch == "qwen3" ? Arch::Qwen3 : Arch::Qwen2;
+  s.arch = o.arch == "llama"         ? Arch::Llama
+           : o.arch == "qwen3"       ? Arch::Qwen3
+           : o.arch == "gemma2"      ? Arch::Gemma2
+           : o.arch == "gemma3_text" ? Arch::Gemma3
+           : o.arch == "phi3"        ? Arch::Phi3
+                                     : Arch::Qwen2;
   s.vocab = o.vocab, s.hidden = o.hidden, s.layers = o.layers, s.heads = o.heads;
   s.kv_heads = o.kv_heads ? o.kv_heads : o.heads;
   s.inter = o.inter, s.head_dim = o.head_dim;
   s.tied = !o.untied;
+  if (s.arch == Arch::Phi3 && !o.tied) s.tied = false;  // Phi3Config's default: untied
   s.attention_bias = o.attention_bias;
   auto need = [](int64_t v, const char* flag) {
     if (v <= 0) throw CLI::ValidationError(flag, std::string("must be given and positive (or use --preset)"));
@@ -87,11 +134,56 @@ OutDType dtype_of(const std::string& d) {
 
 // config.json in the key style transformers writes for each model type
 // (sorted keys, two-space indent), matching the golden fixtures' configs.
+const char* class_of(Arch a) {
+  switch (a) {
+    case Arch::Llama: return "LlamaForCausalLM";
+    case Arch::Qwen3: return "Qwen3ForCausalLM";
+    case Arch::Gemma2: return "Gemma2ForCausalLM";
+    case Arch::Gemma3: return "Gemma3ForCausalLM";
+    case Arch::Phi3: return "Phi3ForCausalLM";
+    default: return "Qwen2ForCausalLM";
+  }
+}
+
+// The keys only some families have.
+void family_keys(nlohmann::json& c, const Options& o, const ModelShape& s) {
+  switch (s.arch) {
+    case Arch::Llama:
+      c["attention_bias"] = s.attention_bias;
+      c["mlp_bias"] = false;
+      c["pretraining_tp"] = 1;
+      break;
+    case Arch::Gemma2:
+    case Arch::Gemma3:
+      c.erase("hidden_act");
+      c["hidden_activation"] = "gelu_pytorch_tanh";
+      c["attention_bias"] = false;
+      c["query_pre_attn_scalar"] = s.effective_head_dim();
+      c["sliding_window"] = 4096;
+      if (s.arch == Arch::Gemma2) {
+        c["attn_logit_softcapping"] = 50.0;
+        c["final_logit_softcapping"] = 30.0;
+      } else {
+        c["sliding_window_pattern"] = 6;
+        c["rope_local_base_freq"] = 10000.0;
+      }
+      break;
+    case Arch::Phi3:
+      c["sliding_window"] = nullptr;
+      break;
+    default:  // qwen2, qwen3
+      if (s.arch == Arch::Qwen3) c["attention_bias"] = s.attention_bias;
+      c["max_window_layers"] = s.layers;
+      c["sliding_window"] = o.max_pos;
+      c["use_sliding_window"] = false;
+  }
+}
+
+// config.json in the key style transformers writes for each model type
+// (sorted keys, two-space indent), matching the golden fixtures' configs.
 nlohmann::json make_config(const Options& o, const ModelShape& s) {
   nlohmann::json c;
-  const char* cls = s.arch == Arch::Llama ? "LlamaForCausalLM" : s.arch == Arch::Qwen3 ? "Qwen3ForCausalLM"
-                                                                                        : "Qwen2ForCausalLM";
-  c["architectures"] = {cls};
+  c["architectures"] = {class_of(s.arch)};
   c["model_type"] = o.arch;
   c["attention_dropout"] = 0.0;
   c["hidden_act"] = "silu";
@@ -110,19 +202,12 @@ nlohmann::json make_config(const Options& o, const ModelShape& s) {
   c["transformers_version"] = "4.52.0.dev0";
   c["use_cache"] = true;
   c["vocab_size"] = s.vocab;
-  if (s.head_dim || s.arch != Arch::Qwen2) c["head_dim"] = s.effective_head_dim();
-  if (s.arch == Arch::Llama) {
-    c["attention_bias"] = s.attention_bias;
-    c["mlp_bias"] = false;
-    c["pretraining_tp"] = 1;
-  } else {
-    if (s.arch == Arch::Qwen3) c["attention_bias"] = s.attention_bias;
-    c["max_window_layers"] = s.layers;
-    c["sliding_window"] = o.max_pos;
-    c["use_sliding_window"] = false;
-  }
+  // Phi-3 has no head_dim key (hidden / heads); the others write it when it is not that.
+  if (s.arch != Arch::Phi3 && (s.head_dim || s.arch != Arch::Qwen2)) c["head_dim"] = s.effective_head_dim();
+  family_keys(c, o, s);
   if (o.bos) c["bos_token_id"] = *o.bos;
   if (o.eos) c["eos_token_id"] = *o.eos;
+  for (const auto& [k, v] : o.extra.items()) c[k] = v;
   return c;
 }
 
@@ -138,8 +223,9 @@ void copy_tokenizer(const fs::path& tok, const fs::path& out) {
 int main(int argc, char** argv) {
   CLI::App app{"Write a random-weight checkpoint (config.json + safetensors) in the Hugging Face layout"};
   Options o;
-  app.add_option("--preset", o.preset, "Known shape: qwen2-0.5b (explicit flags override it)");
-  app.add_option("--arch", o.arch, "Model type")->check(CLI::IsMember({"qwen2", "llama", "qwen3"}));
+  app.add_option("--preset", o.preset, "Known shape: " + preset_names() + " (explicit flags override it)");
+  app.add_option("--arch", o.arch, "Model type")
+      ->check(CLI::IsMember({"qwen2", "llama", "qwen3", "gemma2", "gemma3_text", "phi3"}));
   app.add_option("--vocab", o.vocab, "Vocabulary size");
   app.add_option("--hidden", o.hidden, "Hidden size");
   app.add_option("--layers", o.layers, "Number of decoder layers");

@@ -27,7 +27,9 @@ std::vector<TensorSpec> model_tensors(const ModelShape& s, const InitScales& sc)
     return Init{0, std};
   };
   const Init emb{0, sc.std_override > 0 ? sc.std_override : sc.gain / std::sqrt(double(s.hidden))};
-  const Init norm{1, 0.1}, bias{0, 0.1};
+  const bool gemma = s.arch == Arch::Gemma2 || s.arch == Arch::Gemma3;
+  // Gemma multiplies by (1 + w): its stored norm weights sit around 0.
+  const Init norm{gemma ? 0.0 : 1.0, 0.1}, bias{0, 0.1};
   std::vector<TensorSpec> v;
   auto add = [&](std::string name, std::vector<int64_t> shape, Init init) {
     v.push_back({std::move(name), std::move(shape), init});
@@ -40,21 +42,30 @@ std::vector<TensorSpec> model_tensors(const ModelShape& s, const InitScales& sc)
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", {s.hidden}, norm);
     add(p + "post_attention_layernorm.weight", {s.hidden}, norm);
-    linear(p + "self_attn.q_proj.weight", s.heads * hd, s.hidden);
-    linear(p + "self_attn.k_proj.weight", s.kv_heads * hd, s.hidden);
-    linear(p + "self_attn.v_proj.weight", s.kv_heads * hd, s.hidden);
+    if (gemma) {
+      add(p + "pre_feedforward_layernorm.weight", {s.hidden}, norm);
+      add(p + "post_feedforward_layernorm.weight", {s.hidden}, norm);
+    }
+    if (s.arch == Arch::Phi3) {  // fused q|k|v and gate|up
+      linear(p + "self_attn.qkv_proj.weight", (s.heads + 2 * s.kv_heads) * hd, s.hidden);
+      linear(p + "mlp.gate_up_proj.weight", 2 * s.inter, s.hidden);
+    } else {
+      linear(p + "self_attn.q_proj.weight", s.heads * hd, s.hidden);
+      linear(p + "self_attn.k_proj.weight", s.kv_heads * hd, s.hidden);
+      linear(p + "self_attn.v_proj.weight", s.kv_heads * hd, s.hidden);
+      linear(p + "mlp.gate_proj.weight", s.inter, s.hidden);
+      linear(p + "mlp.up_proj.weight", s.inter, s.hidden);
+    }
     linear(p + "self_attn.o_proj.weight", s.hidden, s.heads * hd);
     if (s.has_qkv_bias()) {
       add(p + "self_attn.q_proj.bias", {s.heads * hd}, bias);
       add(p + "self_attn.k_proj.bias", {s.kv_heads * hd}, bias);
       add(p + "self_attn.v_proj.bias", {s.kv_heads * hd}, bias);
     }
-    if (s.arch == Arch::Qwen3) {
+    if (s.arch == Arch::Qwen3 || s.arch == Arch::Gemma3) {
       add(p + "self_attn.q_norm.weight", {hd}, norm);
       add(p + "self_attn.k_norm.weight", {hd}, norm);
     }
-    linear(p + "mlp.gate_proj.weight", s.inter, s.hidden);
-    linear(p + "mlp.up_proj.weight", s.inter, s.hidden);
     linear(p + "mlp.down_proj.weight", s.hidden, s.inter);
   }
   std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });

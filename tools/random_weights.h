@@ -1,5 +1,6 @@
 #pragma once
-// The tensors of a random-weight Qwen2 / Llama / Qwen3 checkpoint and the
+// The tensors of a random-weight Qwen2 / Llama / Qwen3 / Gemma 2 / Gemma 3 /
+// Phi-3 checkpoint and the
 // deterministic values in them. Values depend only on (seed, tensor name,
 // element index), never on thread count, shard layout or standard library.
 #include <cstddef>
@@ -9,7 +10,7 @@
 
 namespace cloze::tools {
 
-enum class Arch { Qwen2, Llama, Qwen3 };
+enum class Arch { Qwen2, Llama, Qwen3, Gemma2, Gemma3, Phi3 };
 enum class OutDType { BF16, F16, F32 };
 
 struct ModelShape {
