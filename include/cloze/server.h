@@ -3,7 +3,8 @@
 // of `POST /v1/completions`, `GET /v1/models`, `GET /health`, `GET /metrics`.
 //
 // Requests are parsed and checked on the HTTP threads, then queued; one worker
-// thread owns the model (Model::forward is not thread-safe) and drains the
+// thread runs the model on its own RunContext (a context serves one thread;
+// the Model itself is shared read-only, so more workers could be added) and drains the
 // queue, scoring every queued text that shares a classifier in one call. The
 // Classifier's batch invariance makes the answers identical to sequential ones.
 #include <cstddef>
