@@ -6,9 +6,10 @@
 //   dot(x, w, K)   8 interleaved fma lanes (lane = k % 8, the K % 8 tail goes to
 //                  lanes 0..r-1), then ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
 //   rmsnorm        sum of squares = dot(x, x, n).
-//   attention      q.k = one fma chain over head_dim in order; softmax sum =
-//                  8 lanes over positions (lane = p % 8) + the same tree;
-//                  out = one fma chain over positions in order, per dim.
+//   attention      q.k = one fma chain over head_dim in order (then scale,
+//                  then soft-cap); softmax sum = 8 lanes over the row's visible
+//                  positions (lane = (p - first) % 8) + the same tree;
+//                  out = one fma chain over those positions in order, per dim.
 //   exp            exp_approx (exp_approx.h), not libm.
 //   sum_exp        per 1024-element block: 16 lanes (lane = i % 16), fold
 //                  l + (l+8), the tree above; blocks added in double.
