@@ -59,7 +59,8 @@ function bar(name, p, cls) {
   const fill = document.createElement("div"); fill.className = "fill";
   fill.style.width = (Math.max(0, Math.min(1, p)) * 100).toFixed(2) + "%";
   track.appendChild(fill);
-  const v = document.createElement("div"); v.className = "val"; v.textContent = p.toFixed(4);
+  const v = document.createElement("div"); v.className = "val";
+  v.textContent = p > 0 && p < 0.001 ? p.toExponential(2) : p.toFixed(4);
   row.append(n, track, v);
   row.dataset.label = name;
   row.dataset.prob = String(p);
@@ -81,6 +82,10 @@ function draw(r) {
     const m = bar("label_mass", r.label_mass, "mass");
     m.title = "probability the model answers with one of the labels at all";
     out.appendChild(m);
+    const note = document.createElement("div");
+    note.className = "note";
+    note.textContent = "label_mass: the probability the model gives to answering with any of the labels at all.";
+    out.appendChild(note);
   }
   $("error").hidden = true;
   out.hidden = false;
