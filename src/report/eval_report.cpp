@@ -30,7 +30,7 @@ svg{font-size:11px;background:#fff}.chart-title{font-size:13px;font-weight:600}.
 .grid{stroke:#e5e5e5}.frame{fill:none;stroke:#999}.diagonal{stroke:#888;stroke-dasharray:4 3}
 .bar{fill:#4a7fc1}.conf{fill:#e07b20}.count{fill:#333;font-size:9px}.legend{fill:#555;font-size:10px}
 table.mistakes td.text{max-width:560px}table.mistakes .text div{max-height:9em;overflow:auto;white-space:pre-wrap;word-break:break-word}
-table.mistakes tr{border-top:1px solid #e5e5e5}table.mistakes td.l{text-align:left}
+table.mistakes tr{border-top:1px solid #e5e5e5}table.mistakes .l{text-align:left}
 )css";
 
 std::string p4(double v) { return fixed(v, 4); }
@@ -105,7 +105,11 @@ void mistakes_table(HtmlWriter& w, const EvalSummary& s) {
   if (ms.empty()) return;
   w.open("table", {{"class", "mistakes num"}, {"id", "mistakes"}});
   w.open("tr");
-  for (const char* h : {"line", "text", "gold", "predicted", "p(predicted)", "p(gold)", "label_mass"}) w.element("th", h);
+  for (const char* h : {"line", "text", "gold", "predicted", "p(predicted)", "p(gold)", "label_mass"}) {
+    const std::string_view name = h;
+    if (name == "text" || name == "gold" || name == "predicted") w.element("th", name, {{"class", "l"}});
+    else w.element("th", name);
+  }
   w.close();
   for (const Mistake& m : ms) {
     w.open("tr").element("td", std::to_string(m.line));
@@ -169,6 +173,8 @@ std::string eval_report_html(const RunFacts& facts, const EvalSummary& s) {
 
   w.element("h2", "Confusion matrix");
   confusion_heat_map(w, cm);
+  w.element("p", "Gold labels are rows, predictions columns; a cell's colour is its share of the row.",
+            {{"class", "note"}});
 
   w.element("h2", "Reliability");
   const Reliability after = s.reliability();

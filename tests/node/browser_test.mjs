@@ -58,7 +58,7 @@ async function checkReport(page) {
   assert.deepEqual(cells, j.metrics.confusion.matrix.flat());
   assert.equal(await page.$$eval('script', (els) => els.length), 0);
   assert.deepEqual(outside, [], 'the report fetched something');
-  if (shots) await page.screenshot({ path: join(shots, 'eval_report.png'), fullPage: true, clip: { x: 0, y: 0, width: 1000, height: 2300 } });
+  if (shots) await page.screenshot({ path: join(shots, 'eval_report.png'), fullPage: true, clip: { x: 0, y: 0, width: 1000, height: 2000 } });
   console.log(`report OK: accuracy ${f4(j.accuracy)}, ${svgs.length} charts, ${cells.length} heat-map cells`);
 }
 
