@@ -239,4 +239,11 @@ TEST_F(EvalReportCli, UnwritableReportFailsBeforeTheRun) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("--report: cannot write '/nonexistent/dir/r.html'"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("accuracy"), std::string::npos) << r.out;
+  // A run that fails leaves no empty report behind.
+  const std::string in = scratch("badlabel.tsv"), html = scratch("badlabel.html");
+  std::ofstream(in) << "text\tlabel\nhi\tpos\n";
+  r = cloze::test::run_command(cloze("eval --input " + in + " --report " + html + " 2>&1"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("gold label 'pos' is not among the labels"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(html));
 }

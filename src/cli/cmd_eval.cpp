@@ -28,18 +28,33 @@ struct EvalArgs {
   std::string report, report_json;  // optional HTML / JSON report files
 };
 
-std::unique_ptr<std::ofstream> open_report(const std::string& path, const char* flag) {
-  if (path.empty()) return nullptr;
-  auto out = std::make_unique<std::ofstream>(path, std::ios::binary);
-  if (!*out) throw Error(std::string(flag) + ": cannot write '" + path + "'");
-  return out;
-}
+// A report file opened before the run, so that an unwritable path fails
+// first; if the run fails, the empty file is removed rather than left behind.
+class ReportFile {
+ public:
+  ReportFile(std::string path, const char* flag) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    out_.open(path_, std::ios::binary);
+    if (!out_) throw Error(std::string(flag) + ": cannot write '" + path_ + "'");
+  }
+  ~ReportFile() {
+    if (path_.empty() || done_) return;
+    out_.close();
+    std::remove(path_.c_str());
+  }
+  explicit operator bool() const { return !path_.empty(); }
+  void write(const std::string& content) {
+    out_ << content;
+    out_.close();
+    if (!out_) throw Error("cannot finish writing the report '" + path_ + "' (disk full?)");
+    done_ = true;
+  }
 
-void write_report(std::ofstream& out, const std::string& content, const std::string& path) {
-  out << content;
-  out.close();
-  if (!out) throw Error("cannot finish writing the report '" + path + "' (disk full?)");
-}
+ private:
+  std::string path_;
+  std::ofstream out_;
+  bool done_ = false;
+};
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
@@ -60,7 +75,7 @@ void run_eval(EvalArgs& a) {
   EvalSummary summary(labels, e.classifier->options().calibration != Calibration::None);
   const ConfusionMatrix& cm = summary.confusion();
   // Unwritable report paths fail before the run, not after it.
-  auto report_out = open_report(a.report, "--report"), report_json_out = open_report(a.report_json, "--report-json");
+  ReportFile report_out(a.report, "--report"), report_json_out(a.report_json, "--report-json");
   size_t errors = 0, tokens = 0;
   double mass = 0;
   std::unique_ptr<std::ofstream> pred_file;
@@ -129,11 +144,11 @@ void run_eval(EvalArgs& a) {
                        .load_seconds = e.load_seconds,
                        .texts_per_s = double(n) / seconds,
                        .tokens_per_s = double(tokens) / seconds};
-    if (report_out) write_report(*report_out, report::eval_report_html(f, summary), a.report);
+    if (report_out) report_out.write(report::eval_report_html(f, summary));
     if (report_json_out)
-      write_report(*report_json_out,
-                   report::eval_report_json(f, summary, j).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n",
-                   a.report_json);
+      report_json_out.write(
+          report::eval_report_json(f, summary, j).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+          "\n");
   }
   if (a.json) {
     std::cout << j.dump() << "\n";
