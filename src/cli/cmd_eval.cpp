@@ -1,6 +1,7 @@
 // cloze eval: classify labelled data and report accuracy, macro-F1, per-class
 // precision/recall, the confusion matrix and throughput.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <algorithm>
 #include <fstream>
@@ -9,7 +10,9 @@
 #include "cli/classify_job.h"
 #include "cli/commands.h"
 #include "cloze/error.h"
+#include "cloze/eval_metrics.h"
 #include "cloze/metrics.h"
+#include "report/eval_report.h"
 
 namespace cloze::cli {
 
@@ -22,7 +25,45 @@ struct EvalArgs {
   std::string label_map;
   bool json = false;
   std::string predictions;  // optional JSONL file of per-row results
+  std::string report, report_json;  // optional HTML / JSON report files
 };
+
+// A report file opened before the run, so that an unwritable path fails
+// first; if the run fails, the empty file is removed rather than left behind.
+class ReportFile {
+ public:
+  ReportFile(std::string path, const char* flag) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    out_.open(path_, std::ios::binary);
+    if (!out_) throw Error(std::string(flag) + ": cannot write '" + path_ + "'");
+  }
+  ~ReportFile() {
+    if (path_.empty() || done_) return;
+    out_.close();
+    std::remove(path_.c_str());
+  }
+  explicit operator bool() const { return !path_.empty(); }
+  void write(const std::string& content) {
+    out_ << content;
+    out_.close();
+    if (!out_) throw Error("cannot finish writing the report '" + path_ + "' (disk full?)");
+    done_ = true;
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  bool done_ = false;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
 
 void run_eval(EvalArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
@@ -31,7 +72,10 @@ void run_eval(EvalArgs& a) {
   auto reader = open_input(a.in, a.label_column);
   Engine e = load_engine(a.clf);
   const auto& labels = e.classifier->labels();
-  ConfusionMatrix cm(labels);
+  EvalSummary summary(labels, e.classifier->options().calibration != Calibration::None);
+  const ConfusionMatrix& cm = summary.confusion();
+  // Unwritable report paths fail before the run, not after it.
+  ReportFile report_out(a.report, "--report"), report_json_out(a.report_json, "--report-json");
   size_t errors = 0, tokens = 0;
   double mass = 0;
   std::unique_ptr<std::ofstream> pred_file;
@@ -59,7 +103,7 @@ void run_eval(EvalArgs& a) {
       ++errors;
       return;
     }
-    cm.add(gold, c.label);
+    summary.add(cm.index_of(gold), c, r.line, r.text);
     mass += c.label_mass;
     tokens += c.prompt_tokens;
   });
@@ -76,11 +120,36 @@ void run_eval(EvalArgs& a) {
   j["macro_f1"] = cm.macro_f1();
   j["mean_label_mass"] = scored ? mass / double(scored) : 0.0;
   j["metrics"] = cm.to_json();
+  const nlohmann::ordered_json extra = summary.to_json();
+  for (const auto& [k, v] : extra.items()) j[k] = v;
   j["seconds"] = seconds;
   j["load_seconds"] = e.load_seconds;
   j["texts_per_s"] = double(n) / seconds;
   j["tokens_per_s"] = double(tokens) / seconds;
   j["threads"] = e.model->threads();
+  if (report_out || report_json_out) {
+    report::RunFacts f{.model = e.model->dir().string(),
+                       .input = a.in.input,
+                       .template_text = e.classifier->options().template_text,
+                       .calibration = a.clf.calibrate,
+                       .label_score = a.clf.label_score,
+                       .version = CLOZE_VERSION,
+                       .generated = utc_now(),
+                       .labels = labels,
+                       .n = n,
+                       .scored = scored,
+                       .errors = errors,
+                       .threads = e.model->threads(),
+                       .seconds = seconds,
+                       .load_seconds = e.load_seconds,
+                       .texts_per_s = double(n) / seconds,
+                       .tokens_per_s = double(tokens) / seconds};
+    if (report_out) report_out.write(report::eval_report_html(f, summary));
+    if (report_json_out)
+      report_json_out.write(
+          report::eval_report_json(f, summary, j).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+          "\n");
+  }
   if (a.json) {
     std::cout << j.dump() << "\n";
     return;
@@ -89,6 +158,13 @@ void run_eval(EvalArgs& a) {
   std::printf("texts        %zu (%zu scored, %zu could not be scored)\n", n, scored, errors);
   std::printf("accuracy     %.4f\n", cm.accuracy());
   std::printf("macro-F1     %.4f\n", cm.macro_f1());
+  const BootstrapIntervals& ci = summary.intervals();
+  std::printf("95%% CI       accuracy %.4f-%.4f, macro-F1 %.4f-%.4f (bootstrap, %zu resamples)\n", ci.accuracy.low,
+              ci.accuracy.high, ci.macro_f1.low, ci.macro_f1.high, ci.options.resamples);
+  if (auto before = summary.reliability_uncalibrated())
+    std::printf("ECE          %.4f (before calibration %.4f)\n", summary.reliability().ece, before->ece);
+  else
+    std::printf("ECE          %.4f (10 bins)\n", summary.reliability().ece);
   std::printf("label mass   %.4f (mean probability of answering with a label)\n",
               j["mean_label_mass"].get<double>());
   std::printf("\n%s\n", cm.format().c_str());
@@ -106,6 +182,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--label-column", a->label_column, "Column / field with the gold label")->capture_default_str();
   cmd->add_option("--label-map", a->label_map, "Map gold labels, e.g. 1=positive,0=negative");
   cmd->add_option("--predictions", a->predictions, "Also write per-row results (JSONL) to this file");
+  cmd->add_option("--report", a->report, "Also write a self-contained HTML report to this file");
+  cmd->add_option("--report-json", a->report_json, "Also write the report's numbers as JSON to this file");
   cmd->add_flag("--json", a->json, "Print the report as one JSON object");
   cmd->callback([a] { run_eval(*a); });
 }

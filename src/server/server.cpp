@@ -20,6 +20,7 @@
 #include "server/metrics.h"
 #include "server/model_worker.h"
 #include "server/requests.h"
+#include "server/try_page.h"
 
 namespace cloze {
 
@@ -180,6 +181,10 @@ void Server::Impl::setup() {
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     ordered_json m = {{"id", opt.model_id}, {"object", "model"}, {"created", started}, {"owned_by", "cloze"}};
     res.set_content(dump({{"object", "list"}, {"data", ordered_json::array({m})}}), kJson);
+  });
+  http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy", server::kTryPageCsp);
+    res.set_content(server::try_page_html(opt, ready.load(std::memory_order_acquire)), "text/html; charset=utf-8");
   });
   http.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
