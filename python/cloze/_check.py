@@ -58,3 +58,22 @@ def ids_array(ids, what="ids"):
     if a.size and (a.min() < 0 or a.max() > _INT32_MAX):
         raise ClozeError(f"{what}: token id {int(a.min() if a.min() < 0 else a.max())} is not a valid id")
     return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def count(value, what):
+    """A non-negative int argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ClozeError(f"{what}: expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def unicode_error(texts, e, what="texts"):
+    """ClozeError naming the text that pybind11 could not pass as UTF-8 (a
+    lone surrogate), for the UnicodeEncodeError / TypeError `e` it raised;
+    `e` itself if every text encodes."""
+    for i, t in enumerate(texts):
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            return ClozeError(f"{what}[{i}]: not valid Unicode text ({bad.reason} at character {bad.start})")
+    return e

@@ -114,7 +114,7 @@ class Classifier:
 
     def __call__(self, text):
         """Classify one text; raises ClozeError if it cannot be scored."""
-        r = _result(self._clf.classify([_check.text(text)])[0], self.labels)
+        r = self._run([_check.text(text)], False)[0]
         if r.error is not None:
             raise ClozeError(r.error)
         return r
@@ -134,7 +134,10 @@ class Classifier:
         pbar = bar(len(texts), desc, progress)
         try:
             for i in range(0, len(texts), CHUNK):
-                chunk = self._clf.classify(texts[i:i + CHUNK])
+                try:
+                    chunk = self._clf.classify(texts[i:i + CHUNK])
+                except (UnicodeEncodeError, TypeError) as e:
+                    raise _check.unicode_error(texts, e) from None
                 out.extend(_result(c, self.labels) for c in chunk)
                 pbar.update(len(chunk))
         finally:

@@ -78,8 +78,10 @@ class Model:
         as `cloze generate` does; returns a Generation."""
         if isinstance(stop, str):
             stop = [stop]
-        r = self._model.generate(self._prompt_ids(prompt), int(max_tokens), float(temperature), int(top_k),
-                                 float(top_p), float(min_p), int(seed), list(stop),
+        stop = _check.texts_list(stop, "stop")
+        r = self._model.generate(self._prompt_ids(prompt), _check.count(max_tokens, "max_tokens"),
+                                 float(temperature), _check.count(top_k, "top_k"), float(top_p), float(min_p),
+                                 _check.count(seed, "seed"), stop,
                                  None if eos_ids is None else [int(i) for i in eos_ids], bool(ignore_eos))
         return Generation(np.asarray(r["ids"], dtype=np.int32), r["text"], r["finish_reason"], r["prompt_tokens"])
 

@@ -43,7 +43,10 @@ class Tokenizer:
 
     # -- the transformers surface ------------------------------------------------
     def encode(self, text, add_special_tokens=True, return_tensors=None, **_ignored):
-        ids = self._tok.encode(_check.text(text), add_special_tokens)
+        try:
+            ids = self._tok.encode(_check.text(text), add_special_tokens)
+        except (UnicodeEncodeError, TypeError) as e:
+            raise _check.unicode_error([text], e, "text") from None
         if return_tensors is None:
             return ids
         return ids_tensor([ids], return_tensors, "encode")
@@ -51,7 +54,10 @@ class Tokenizer:
     def __call__(self, text, add_special_tokens=True, return_tensors=None, return_attention_mask=True, **_ignored):
         batch = not isinstance(text, str)
         texts = _check.texts_list(text) if batch else [_check.text(text)]
-        rows = self._tok.encode_batch(texts, add_special_tokens)
+        try:
+            rows = self._tok.encode_batch(texts, add_special_tokens)
+        except (UnicodeEncodeError, TypeError) as e:
+            raise _check.unicode_error(texts, e) from None
         enc = BatchEncoding()
         if return_tensors is None and not batch:
             enc["input_ids"] = rows[0]

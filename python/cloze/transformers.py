@@ -42,7 +42,25 @@ class AutoTokenizer:
 
 
 class CausalLMOutput(BatchEncoding):
-    """``out.logits``: (batch, sequence, vocab) float32, as transformers returns."""
+    """``out.logits`` (or ``out[0]``, ``out["logits"]``): (batch, sequence,
+    vocab) float32, as transformers returns."""
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return tuple(self.values())[key]
+        return super().__getitem__(key)
+
+
+# Arguments that would change what transformers returns (a loss, a cache); the
+# rest (use_cache, return_dict, output_* = False) change nothing here.
+_REFUSED = ("labels", "past_key_values", "inputs_embeds", "output_hidden_states", "output_attentions")
+
+
+def _refuse(kwargs, what):
+    for k in _REFUSED:
+        v = kwargs.get(k)
+        if v is not None and v is not False:
+            raise ClozeError(f"{what}: {k}= is not supported by cloze.transformers")
 
 
 class CausalLM:
@@ -82,6 +100,7 @@ class CausalLM:
                              "run one unpadded sequence per call")
 
     def __call__(self, input_ids=None, attention_mask=None, **kwargs):
+        _refuse(kwargs, "model()")
         self._check_mask(attention_mask)
         rows = self._rows(input_ids)
         logits = np.stack([self._m.logits(r, all_positions=True) for r in rows])
@@ -91,9 +110,13 @@ class CausalLM:
 
     def generate(self, input_ids=None, attention_mask=None, max_new_tokens=None, max_length=None, do_sample=False,
                  temperature=1.0, top_k=50, top_p=1.0, min_p=None, eos_token_id=None, pad_token_id=None,
-                 **kwargs):
+                 inputs=None, **kwargs):
         """Prompt + generated ids per row, (batch, length); rows that end early
         (EOS) are padded with pad_token_id (else the EOS id), as transformers does."""
+        if input_ids is None:
+            input_ids = inputs
+        if kwargs.get("num_beams", 1) != 1 or kwargs.get("num_return_sequences", 1) != 1:
+            raise ClozeError("generate: beam search and num_return_sequences are not supported by cloze.transformers")
         self._check_mask(attention_mask)
         rows = self._rows(input_ids)
         if max_new_tokens is None:

@@ -71,6 +71,7 @@ def test_bad_input_raises_cloze_error(qwen2_full, clf, tmp_path):
         (lambda: clf.classify("a single string"), "expected a list of strings"),
         (lambda: clf(None), "expected a string"),
         (lambda: clf.classify(["fine", ""]), r"texts\[1\]"),
+        (lambda: clf.classify(["fine", "bad \ud800 surrogate"]), r"texts\[1\]: not valid Unicode"),
         (lambda: cloze.Classifier(str(tmp_path / "missing-model")), "missing-model"),
         (lambda: cloze.Classifier("no-such-org/no-such-model-xyz"), "no-such-org/no-such-model-xyz"),
         (lambda: cloze.Classifier(qwen2_full, labels=[]), "label list is empty"),

@@ -57,6 +57,10 @@ def test_bad_input(tmp_path):
         m.generate("text needs a tokenizer")
     with pytest.raises(cloze.ClozeError, match="temperature"):
         m.generate([1, 2], temperature=-1)
+    with pytest.raises(cloze.ClozeError, match="max_tokens"):
+        m.generate([1, 2], max_tokens=-1)
+    with pytest.raises(cloze.ClozeError, match="seed"):
+        m.generate([1, 2], seed=-5)
     with pytest.raises(cloze.ClozeError):
         cloze.Model.from_pretrained(str(tmp_path / "no-such-model"))
     (tmp_path / "config.json").write_text("{}")

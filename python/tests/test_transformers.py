@@ -74,6 +74,9 @@ def test_logits_shape_and_numpy_in_out(qwen2_full):
     assert out.shape == (2, ids.shape[1], 151936) and out.dtype == np.float32
     assert np.array_equal(out[1], cloze.Model.from_pretrained(qwen2_full).logits(ids[1], all_positions=True))
     assert model.config.vocab_size == 151936
+    assert np.array_equal(model(ids)[0], out) and np.array_equal(model(ids)["logits"], out)
+    with pytest.raises(cloze.ClozeError, match="labels= is not supported"):
+        model(ids, labels=ids)
     with pytest.raises(cloze.ClozeError, match="padding"):
         model(ids, attention_mask=np.array([[1, 1], [1, 0]]))
 
