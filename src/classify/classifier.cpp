@@ -37,7 +37,8 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   std::map<std::vector<int32_t>, std::string> seen;
   for (const auto& label : opt_.labels) {
     if (label.empty()) throw Error("labels: an empty label cannot be scored (check --labels for a stray comma)");
-    auto ids = tok_.encode(opt_.label_prefix + label, {.special = false});
+    // A label continues the prompt: no BOS or other template tokens.
+    auto ids = tok_.encode(opt_.label_prefix + label, {.special = false, .add_special_tokens = false});
     if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing");
     auto [it, fresh] = seen.emplace(ids, label);
     if (!fresh)
@@ -52,7 +53,8 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   rows_.assign(rows.begin(), rows.end());
 
   // The template's text before {text}, run once. Prompts share as many of its
-  // tokens as their own tokenization agrees with (usually all but the last).
+  // tokens as their own tokenization agrees with (usually all but the last);
+  // the BOS that the tokenizer's post-processor adds is part of it.
   prefix_ids_ = tok_.encode(template_.prefix(), {.special = true});
   auto prefix = std::make_shared<KVCache>(model_);
   if (!prefix_ids_.empty()) {
@@ -104,7 +106,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
       }
       // Cut the text's own tokens, then re-tokenize the whole prompt: the
       // prompt's tokens must be exactly those of tokenizing the prompt.
-      auto tids = tok_.encode(text, {.special = opt_.parse_special});
+      auto tids = tok_.encode(text, {.special = opt_.parse_special, .add_special_tokens = false});
       size_t over = p.ids.size() - max_tokens_;
       for (;;) {
         if (over >= tids.size()) {

@@ -164,6 +164,16 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
       throw Error(what + ": model.unk_token: \"" + u->get<std::string>() + "\" is not in model.vocab");
   }
 
+  b.fallback_ids_.fill(-1);
+  b.fallback_complete_ = true;
+  for (int v = 0; v < 256; ++v) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", v);
+    b.fallback_ids_[size_t(v)] = b.index_.find(name, b.tokens_);
+    if (b.fallback_ids_[size_t(v)] < 0) b.fallback_complete_ = false;
+  }
+  if (!byte_level) b.prepare_cuts();
+
   b.byte_ids_.fill(-1);
   if (byte_level) {
     std::string ch;
@@ -174,6 +184,44 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
     }
   }
   return b;
+}
+
+// ---- cutting SentencePiece words ------------------------------------------
+
+namespace {
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581 "▁"
+// Is s[at] preceded by another "▁"?
+bool after_metaspace(std::string_view s, size_t at) {
+  return at >= kMetaspace.size() && s.compare(at - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0;
+}
+}  // namespace
+
+void Bpe::prepare_cuts() {
+  if (find(kMetaspace) < 0) return;
+  // BPE of a word with an unknown "▁" could fuse unk symbols across a cut.
+  constexpr size_t kMaxSpanning = 256;  // beyond that, checking each cut costs more than it saves
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    if (!present_[id]) continue;
+    const std::string& t = tokens_[id];
+    std::vector<size_t> offsets;
+    for (size_t at = t.find(kMetaspace, 1); at != std::string::npos; at = t.find(kMetaspace, at + 1))
+      if (!after_metaspace(t, at)) offsets.push_back(at);
+    if (offsets.empty()) continue;
+    if (spanning_.size() == kMaxSpanning) { spanning_.clear(); return; }
+    spanning_.push_back({t, std::move(offsets)});
+  }
+  cut_at_metaspace_ = true;
+}
+
+// Is there a vocabulary entry that, placed over `word` so that one of its
+// inner "▁" (after another character) falls at `pos`, matches the word?
+// If not, no merge can ever join the characters on both sides of `pos`.
+bool Bpe::can_cut_before(std::string_view word, size_t pos) const {
+  for (const Spanning& s : spanning_)
+    for (size_t off : s.offsets)
+      if (off <= pos && pos - off + s.text.size() <= word.size() && word.compare(pos - off, s.text.size(), s.text) == 0)
+        return false;
+  return true;
 }
 
 // ---- encoding -------------------------------------------------------------
@@ -203,16 +251,10 @@ void Bpe::initial_symbols(std::string_view word, std::vector<int32_t>& syms) con
     if (id >= 0) { syms.push_back(id); prev_unk = false; continue; }
     if (byte_fallback_) {
       // <0xAB> tokens for each byte, if the vocabulary has them all.
-      std::vector<int32_t> bytes;
-      char name[8];
-      for (size_t k = start; k < i; ++k) {
-        std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(word[k]));
-        const int32_t bid = index_.find(name, tokens_);
-        if (bid < 0) { bytes.clear(); break; }
-        bytes.push_back(bid);
-      }
-      if (!bytes.empty()) {
-        syms.insert(syms.end(), bytes.begin(), bytes.end());
+      bool all = true;
+      for (size_t k = start; k < i; ++k) all = all && fallback_ids_[static_cast<unsigned char>(word[k])] >= 0;
+      if (all) {
+        for (size_t k = start; k < i; ++k) syms.push_back(fallback_ids_[static_cast<unsigned char>(word[k])]);
         prev_unk = false;
         continue;
       }
@@ -305,6 +347,17 @@ void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
     const int32_t id = byte_level_ ? index_.find(byte_level::encode(word), tokens_) : index_.find(word, tokens_);
     if (id >= 0) { out.push_back(id); return; }
   }
+  if (!cut_at_metaspace_) { encode_piece(word, out); return; }
+  size_t start = 0;
+  for (size_t at = word.find(kMetaspace, 1); at != std::string_view::npos; at = word.find(kMetaspace, at + 1)) {
+    if (after_metaspace(word, at) || !can_cut_before(word, at)) continue;  // inside a run of "▁", or unsafe
+    encode_piece(word.substr(start, at - start), out);
+    start = at;
+  }
+  encode_piece(word.substr(start), out);
+}
+
+void Bpe::encode_piece(std::string_view word, std::vector<int32_t>& out) const {
   const bool cacheable = word.size() <= WordCache::kMaxWordBytes;
   WordCache* cache = nullptr;
   uint64_t h = 0;

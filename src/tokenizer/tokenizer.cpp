@@ -35,11 +35,12 @@ struct Tokenizer::Impl {
   std::optional<int32_t> eos;
 
   // Ordinary text (no added tokens in it, already normalized) -> ids.
-  void encode_plain(std::string_view text, std::vector<int32_t>& ids) const {
+  // `at_start`: no added token precedes it in the input.
+  void encode_plain(std::string_view text, std::vector<int32_t>& ids, bool at_start) const {
     thread_local std::vector<std::string_view> words;
     std::deque<std::string> owned;
     words.clear();
-    pre_tokenizer.split(text, words, owned);
+    pre_tokenizer.split(text, words, owned, at_start);
     for (std::string_view w : words) bpe.encode_word(w, ids);
   }
 };
@@ -137,17 +138,29 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
   std::string scratch;
   for (const auto& seg : raw) {
     if (seg.id >= 0) { ids.push_back(seg.id); continue; }
+    const bool at_start = seg.text.data() == text.data();
     const std::string_view normalized = m.normalizer.apply(seg.text, scratch);
-    if (!m.added.has_pass(true)) { m.encode_plain(normalized, ids); continue; }
+    if (!m.added.has_pass(true)) { m.encode_plain(normalized, ids, at_start); continue; }
     norm.clear();
     m.added.split(normalized, true, skip_special, norm);
     for (const auto& piece : norm) {
       if (piece.id >= 0) ids.push_back(piece.id);
-      else m.encode_plain(piece.text, ids);
+      else m.encode_plain(piece.text, ids, at_start && piece.text.data() == normalized.data());
     }
   }
   if (opt.add_special_tokens) m.post_processor.apply(ids);
   return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode_pair(std::string_view a, std::string_view b, const EncodeOptions& opt) const {
+  EncodeOptions plain = opt;
+  plain.add_special_tokens = false;
+  auto ia = encode(a, plain), ib = encode(b, plain);
+  if (!opt.add_special_tokens) {
+    ia.insert(ia.end(), ib.begin(), ib.end());
+    return ia;
+  }
+  return impl_->post_processor.apply_pair(ia, ib);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {

