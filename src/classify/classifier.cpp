@@ -37,8 +37,7 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   std::map<std::vector<int32_t>, std::string> seen;
   for (const auto& label : opt_.labels) {
     if (label.empty()) throw Error("labels: an empty label cannot be scored (check --labels for a stray comma)");
-    // A label continues the prompt: no BOS or other template tokens.
-    auto ids = tok_.encode(opt_.label_prefix + label, {.special = false, .add_special_tokens = false});
+    auto ids = label_ids(label);
     if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing");
     auto [it, fresh] = seen.emplace(ids, label);
     if (!fresh)
@@ -87,6 +86,23 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
     // log-probability (or the same mean-of-log-probs score) to be comparable.
     calib_ref_ = single_token_ ? logprobs[0] : r[0].scores;
   }
+}
+
+// A label is scored as the continuation of the prompt, so it is tokenized in
+// context (as lm-evaluation-harness does): the ids that the template's end
+// plus the label add to those of the template's end alone, without BOS.
+// Byte-level tokenizers give the same ids as the label alone; SentencePiece
+// ones would give a lone " positive" a "▁" token of its own. Where the
+// context's ids are not a prefix, the label alone is used.
+std::vector<int32_t> Classifier::label_ids(const std::string& label) const {
+  const EncodeOptions plain{.special = false, .add_special_tokens = false};
+  const std::string& context = template_.suffix();
+  const auto alone = tok_.encode(opt_.label_prefix + label, plain);
+  if (context.empty()) return alone;
+  const auto ctx = tok_.encode(context, plain);
+  auto both = tok_.encode(context + opt_.label_prefix + label, plain);
+  if (both.size() <= ctx.size() || !std::equal(ctx.begin(), ctx.end(), both.begin())) return alone;
+  return {both.begin() + std::ptrdiff_t(ctx.size()), both.end()};
 }
 
 Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_empty) const {
