@@ -167,7 +167,7 @@ TEST(TokenizerSentencePiece, CuttingLongWordsNeverChangesIds) {
   }
   EXPECT_EQ(t.encode(text, no_bos), expected);
   // "▁a▁▁▁▁▁c": the run of "▁" merges pairwise from the left.
-  std::string spaced = "a" + std::string(5, ' ') + "c";
+  const std::string spaced = "a     c";  // five spaces
   EXPECT_EQ(t.encode(spaced, no_bos), (Ids{MA, MM, MM, M, C}));
 }
 
@@ -226,6 +226,9 @@ TEST(TokenizerSentencePiece, MalformedComponentsNameTheField) {
   j = llama2_style();
   j["model"]["unk_token"] = "<unknown>";
   expect_error(j, "model.unk_token: \"<unknown>\" is not in model.vocab");
+  j = llama2_style();
+  j["model"]["vocab"]["far"] = 9'000'000;
+  expect_error(j, "model.vocab: id 9000000 is far beyond the 269 entries (vocabulary ids must be dense");
   j = llama2_style();
   j["model"]["type"] = "Unigram";
   expect_error(j, "model.type: unsupported model type \"Unigram\"");

@@ -124,6 +124,12 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
                   ", found " + std::to_string(id));
     max_id = std::max(max_id, id);
   }
+  // Ids are dense in real vocabularies; a far larger id than the entry count
+  // is a corrupt file and would make us allocate a huge table for nothing.
+  const int64_t dense_limit = 4 * int64_t(file.vocab.size()) + 65536;
+  if (max_id > dense_limit)
+    throw Error(what + ": model.vocab: id " + std::to_string(max_id) + " is far beyond the " +
+                std::to_string(file.vocab.size()) + " entries (vocabulary ids must be dense, 0..N-1)");
   b.tokens_.resize(size_t(max_id + 1));
   b.present_.assign(size_t(max_id + 1), 0);
   for (auto& [tok, id] : file.vocab) {
