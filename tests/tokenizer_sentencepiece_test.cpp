@@ -6,6 +6,10 @@
 // Malformed or unsupported components fail naming the field.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -241,4 +245,47 @@ TEST(TokenizerSentencePiece, PairWithoutTemplateIsAnError) {
   EXPECT_EQ(t.encode("a"), (Ids{1, MA}));
   EXPECT_NE(cloze::test::error_of([&] { t.encode_pair("a", "c"); }).find("no \"pair\" template"), std::string::npos);
   EXPECT_EQ(t.encode_pair("a", "c", {.add_special_tokens = false}), (Ids{MA, M, C}));
+}
+
+namespace {
+
+// tokenizer.json + tokenizer_config.json in a fresh directory.
+std::filesystem::path write_pair(const std::string& name, const json& tokenizer, const json& config) {
+  const auto dir = std::filesystem::path(testing::TempDir()) / ("cloze_sp_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << tokenizer.dump();
+  std::ofstream(dir / "tokenizer_config.json") << config.dump();
+  return dir / "tokenizer.json";
+}
+
+}  // namespace
+
+// transformers' Llama/Gemma classes build the template from the config's
+// add_bos_token (default true) / add_eos_token (default false), as the
+// reference ids' generator checks; other classes keep tokenizer.json's.
+TEST(TokenizerSentencePiece, LlamaAndGemmaClassesTakeBosAndEosFromTheConfig) {
+  json file = llama2_style();
+  file["post_processor"] = nullptr;  // as in some early Llama files
+  const json llama = {{"tokenizer_class", "LlamaTokenizer"}, {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+  EXPECT_EQ(cloze::Tokenizer::from_file(write_pair("a", file, llama)).encode("a"), (Ids{1, MA}));
+  json with_eos = llama;
+  with_eos["add_eos_token"] = true;
+  with_eos["tokenizer_class"] = "GemmaTokenizerFast";
+  const auto t = cloze::Tokenizer::from_file(write_pair("b", file, with_eos));
+  EXPECT_EQ(t.encode("a"), (Ids{1, MA, 2}));
+  EXPECT_EQ(t.encode("a", {.add_special_tokens = false}), (Ids{MA}));
+  EXPECT_EQ(t.encode_pair("a", "c"), (Ids{1, MA, 2, 1, M, C, 2}));
+  json no_bos = llama;
+  no_bos["add_bos_token"] = false;
+  file["post_processor"] = bos_template();
+  EXPECT_EQ(cloze::Tokenizer::from_file(write_pair("c", file, no_bos)).encode("a"), (Ids{MA}));
+  json other = llama;
+  other["tokenizer_class"] = "PreTrainedTokenizerFast";
+  other["add_bos_token"] = false;  // ignored: the file's template rules
+  EXPECT_EQ(cloze::Tokenizer::from_file(write_pair("d", file, other)).encode("a"), (Ids{1, MA}));
+  json missing = llama;
+  missing.erase("bos_token");
+  EXPECT_NE(cloze::test::error_of([&] { cloze::Tokenizer::from_file(write_pair("e", file, missing)); })
+                .find("tokenizer_config.json: add_bos_token is true but there is no bos_token"),
+            std::string::npos);
 }

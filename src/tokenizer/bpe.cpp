@@ -228,8 +228,8 @@ bool after_metaspace(std::string_view s, size_t at) {
 }  // namespace
 
 void Bpe::prepare_cuts() {
+  // An unknown "▁" would be an unk symbol that fuse_unk could join across a cut.
   if (find(kMetaspace) < 0) return;
-  // BPE of a word with an unknown "▁" could fuse unk symbols across a cut.
   constexpr size_t kMaxSpanning = 256;  // beyond that, checking each cut costs more than it saves
   for (size_t id = 0; id < tokens_.size(); ++id) {
     if (!present_[id]) continue;

@@ -103,6 +103,17 @@ PostProcessor PostProcessor::from_json(const nlohmann::json& j, const std::strin
   return p;
 }
 
+PostProcessor PostProcessor::bos_eos(std::optional<int32_t> bos, std::optional<int32_t> eos) {
+  Processor p;
+  if (bos) p.single.before = p.pair.before = {*bos};
+  if (eos) p.single.after = p.pair.after = {*eos};
+  if (eos) p.pair.between.push_back(*eos);
+  if (bos) p.pair.between.push_back(*bos);
+  PostProcessor out;
+  out.processors_.push_back(std::move(p));
+  return out;
+}
+
 void PostProcessor::apply(std::vector<int32_t>& ids) const {
   for (const Processor& p : processors_) {
     ids.insert(ids.begin(), p.single.before.begin(), p.single.before.end());

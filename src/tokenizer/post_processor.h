@@ -3,6 +3,7 @@
 // sequence. ByteLevel only adjusts offsets (no ids); TemplateProcessing adds
 // special tokens such as Llama 3's <|begin_of_text|>; Sequence chains them.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@ class PostProcessor {
  public:
   static PostProcessor from_json(const nlohmann::json& j, const std::string& what,
                                  const std::string& path = "post_processor");
+  // The template transformers' Llama and Gemma tokenizer classes build from
+  // tokenizer_config.json in place of the file's: [bos] A [eos] for one
+  // sequence, [bos] A [eos] [bos] B [eos] for a pair (absent ids left out).
+  static PostProcessor bos_eos(std::optional<int32_t> bos, std::optional<int32_t> eos);
+
   // Rewrites `ids` (one sequence) in place.
   void apply(std::vector<int32_t>& ids) const;
   // The ids of a pair of sequences by the "pair" template: a, then b.

@@ -97,14 +97,34 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
     } catch (const nlohmann::json::exception& e) {
       throw Error(what + ": not valid JSON: " + e.what());
     }
-    if (const auto* eos = find(cfg, "eos_token"); eos && !eos->is_null()) {
+    // "bos_token" / "eos_token": a string or {"content": ...}; the id of it.
+    auto special = [&](const char* key) -> std::optional<int32_t> {
+      const auto* v = find(cfg, key);
+      if (!v || v->is_null()) return std::nullopt;
       std::string name;
-      if (eos->is_string()) name = eos->get<std::string>();
-      else if (eos->is_object()) name = get_string(*eos, "content", what, "eos_token");
-      else throw Error(what + ": eos_token: expected a string or an object, found " + json_type_name(*eos));
-      t.impl_->eos = t.token_to_id(name);
-      if (!t.impl_->eos)
-        throw Error(what + ": eos_token: \"" + name + "\" is not a token of " + tokenizer_json.string());
+      if (v->is_string()) name = v->get<std::string>();
+      else if (v->is_object()) name = get_string(*v, "content", what, key);
+      else throw Error(what + ": " + key + ": expected a string or an object, found " + json_type_name(*v));
+      const auto id = t.token_to_id(name);
+      if (!id) throw Error(what + ": " + key + ": \"" + name + "\" is not a token of " + tokenizer_json.string());
+      return id;
+    };
+    t.impl_->eos = special("eos_token");
+    // transformers' Llama and Gemma tokenizer classes rebuild the post-
+    // processor from add_bos_token (default true) and add_eos_token (default
+    // false), whatever tokenizer.json holds; the other classes keep the file's.
+    static const char* const kRebuilding[] = {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
+                                              "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"};
+    const auto* cls = find(cfg, "tokenizer_class");
+    if (cls && cls->is_string() &&
+        std::find(std::begin(kRebuilding), std::end(kRebuilding), cls->get<std::string>()) != std::end(kRebuilding)) {
+      const bool add_bos = get_bool(cfg, "add_bos_token", true, what, "tokenizer_config");
+      const bool add_eos = get_bool(cfg, "add_eos_token", false, what, "tokenizer_config");
+      const auto bos = special("bos_token");
+      if (add_bos && !bos) throw Error(what + ": add_bos_token is true but there is no bos_token");
+      if (add_eos && !t.impl_->eos) throw Error(what + ": add_eos_token is true but there is no eos_token");
+      t.impl_->post_processor = PostProcessor::bos_eos(add_bos ? bos : std::nullopt,
+                                                       add_eos ? t.impl_->eos : std::nullopt);
     }
   }
   const auto model_cfg = dir / "config.json";
