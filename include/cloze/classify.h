@@ -107,6 +107,7 @@ class Classifier {
   std::vector<Classification> score_batch(std::vector<Prepared>& batch, bool calibrate,
                                           std::vector<std::vector<double>>* logprobs = nullptr);
   Prepared prepare(const std::string& text, bool allow_empty) const;
+  std::vector<int32_t> label_ids(const std::string& label) const;
   std::vector<Classification> run(std::span<const std::string> texts, bool allow_empty, bool calibrate);
 
   std::unique_ptr<RunContext> own_ctx_;  // when made from a Model

@@ -45,7 +45,7 @@ Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const T
   std::map<std::vector<int32_t>, std::string> seen;
   for (const auto& label : opt_.labels) {
     if (label.empty()) throw Error("labels: an empty label cannot be scored (a stray comma in the list?)", Subject::option("labels"));
-    auto ids = tok_.encode(opt_.label_prefix + label, {.special = false});
+    auto ids = label_ids(label);
     if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing", Subject::option("labels"));
     auto [it, fresh] = seen.emplace(ids, label);
     if (!fresh)
@@ -61,7 +61,8 @@ Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const T
   rows_.assign(rows.begin(), rows.end());
 
   // The template's text before {text}, run once. Prompts share as many of its
-  // tokens as their own tokenization agrees with (usually all but the last).
+  // tokens as their own tokenization agrees with (usually all but the last);
+  // the BOS that the tokenizer's post-processor adds is part of it.
   prefix_ids_ = tok_.encode(template_.prefix(), {.special = true});
   auto prefix = std::make_shared<KVCache>(model_);
   if (!prefix_ids_.empty()) {
@@ -100,6 +101,23 @@ Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const T
   }
 }
 
+// A label is scored as the continuation of the prompt, so it is tokenized in
+// context (as lm-evaluation-harness does): the ids that the template's end
+// plus the label add to those of the template's end alone, without BOS.
+// Byte-level tokenizers give the same ids as the label alone; SentencePiece
+// ones would give a lone " positive" a "▁" token of its own. Where the
+// context's ids are not a prefix, the label alone is used.
+std::vector<int32_t> Classifier::label_ids(const std::string& label) const {
+  const EncodeOptions plain{.special = false, .add_special_tokens = false};
+  const std::string& context = template_.suffix();
+  const auto alone = tok_.encode(opt_.label_prefix + label, plain);
+  if (context.empty()) return alone;
+  const auto ctx = tok_.encode(context, plain);
+  auto both = tok_.encode(context + opt_.label_prefix + label, plain);
+  if (both.size() <= ctx.size() || !std::equal(ctx.begin(), ctx.end(), both.begin())) return alone;
+  return {both.begin() + std::ptrdiff_t(ctx.size()), both.end()};
+}
+
 Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_empty) const {
   Prepared p;
   if (text.empty() && !allow_empty) {
@@ -117,7 +135,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
       }
       // Cut the text's own tokens, then re-tokenize the whole prompt: the
       // prompt's tokens must be exactly those of tokenizing the prompt.
-      auto tids = tok_.encode(text, {.special = opt_.parse_special});
+      auto tids = tok_.encode(text, {.special = opt_.parse_special, .add_special_tokens = false});
       size_t over = p.ids.size() - max_tokens_;
       for (;;) {
         if (over >= tids.size()) {

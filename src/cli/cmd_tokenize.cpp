@@ -18,6 +18,7 @@ namespace {
 struct TokenizeArgs {
   std::string model, tokenizer, input, text;
   bool no_special = false;
+  bool no_add_special_tokens = false;
   bool have_text = false;  // TEXT given (it may be the empty string)
 };
 
@@ -44,6 +45,7 @@ void run(const TokenizeArgs& a) {
   const Tokenizer tok = Tokenizer::from_file(tokenizer_path(a));
   EncodeOptions opt;
   opt.special = !a.no_special;
+  opt.add_special_tokens = !a.no_add_special_tokens;
   if (a.have_text) {
     print_ids(tok.encode(a.text, opt));
     return;
@@ -80,6 +82,8 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_option("--tokenizer", args->tokenizer, "a tokenizer.json file (instead of --model)");
   cmd->add_option("--input", args->input, "JSONL file, one {\"text\": ...} object per line");
   cmd->add_flag("--no-special", args->no_special, "treat special-token strings in the text as plain text");
+  cmd->add_flag("--no-add-special-tokens", args->no_add_special_tokens,
+                "do not add the post-processor's special tokens (e.g. BOS), like HF add_special_tokens=False");
   CLI::Option* text = cmd->add_option("text", args->text, "the text to tokenize");
   cmd->callback([args, text] {
     args->have_text = text->count() > 0;

@@ -1,6 +1,7 @@
 #include "tokenizer/added_tokens.h"
 
 #include <algorithm>
+#include <map>
 
 #include "cloze/error.h"
 #include "tokenizer/json_load.h"
@@ -54,10 +55,43 @@ AddedTokens AddedTokens::from_json(const nlohmann::json* list, const std::string
 }
 
 void AddedTokens::build(Matcher& m) {
-  for (uint32_t p = 0; p < m.patterns.size(); ++p)
-    if (!m.patterns[p].empty()) m.by_first[static_cast<unsigned char>(m.patterns[p][0])].push_back(p);
-  for (auto& v : m.by_first)
-    std::stable_sort(v.begin(), v.end(), [&](uint32_t x, uint32_t y) { return m.patterns[x].size() > m.patterns[y].size(); });
+  // Build with per-node maps, then flatten into sorted edge ranges.
+  std::vector<std::map<uint8_t, uint32_t>> kids(1);
+  std::vector<int32_t> pattern(1, -1);
+  for (uint32_t p = 0; p < m.patterns.size(); ++p) {
+    uint32_t node = 0;
+    for (unsigned char c : m.patterns[p]) {
+      auto [it, fresh] = kids[node].try_emplace(c, uint32_t(kids.size()));
+      if (fresh) { kids.emplace_back(); pattern.push_back(-1); }
+      node = it->second;
+    }
+    if (node != 0 && pattern[node] < 0) pattern[node] = int32_t(p);  // first of equal contents wins
+  }
+  m.nodes.assign(kids.size(), {});
+  m.edges.clear();
+  for (size_t n = 0; n < kids.size(); ++n) {
+    m.nodes[n].pattern = pattern[n];
+    m.nodes[n].first_child = uint32_t(m.edges.size());
+    m.nodes[n].n_children = uint32_t(kids[n].size());
+    for (auto [c, child] : kids[n]) m.edges.emplace_back(c, child);
+  }
+  m.root_child.fill(-1);
+  for (auto [c, child] : kids[0]) m.root_child[c] = int32_t(child);
+}
+
+int32_t AddedTokens::Matcher::longest_at(std::string_view s, size_t i, size_t& len) const {
+  int32_t node = root_child[static_cast<unsigned char>(s[i])];
+  int32_t best = -1;
+  for (size_t k = i + 1; node >= 0; ++k) {
+    const Node& n = nodes[size_t(node)];
+    if (n.pattern >= 0) { best = n.pattern; len = k - i; }
+    if (k == s.size() || n.n_children == 0) break;
+    const unsigned char c = static_cast<unsigned char>(s[k]);
+    node = -1;
+    for (uint32_t e = n.first_child; e < n.first_child + n.n_children; ++e)
+      if (edges[e].first == c) { node = int32_t(edges[e].second); break; }
+  }
+  return best;
 }
 
 const AddedToken* AddedTokens::by_id(int32_t id) const {
@@ -77,17 +111,13 @@ void AddedTokens::split(std::string_view s, bool normalized_pass, bool skip_spec
   while (pos < s.size()) {
     // Leftmost-longest: the first position where any pattern matches, and
     // the longest pattern there.
-    size_t start = s.size();
-    int64_t hit = -1;
-    for (size_t i = pos; i < s.size() && hit < 0; ++i) {
-      for (uint32_t p : m.by_first[static_cast<unsigned char>(s[i])]) {
-        const std::string& pat = m.patterns[p];
-        if (s.compare(i, pat.size(), pat) == 0) { hit = p; start = i; break; }
-      }
-    }
+    size_t start = s.size(), len = 0;
+    int32_t hit = -1;
+    for (size_t i = pos; i < s.size() && hit < 0; ++i)
+      if (m.root_child[static_cast<unsigned char>(s[i])] >= 0 && (hit = m.longest_at(s, i, len)) >= 0) start = i;
     if (hit < 0) break;
     const AddedToken& t = tokens_[m.token[size_t(hit)]];
-    size_t stop = start + m.patterns[size_t(hit)].size();
+    size_t stop = start + len;
     pos = stop;
     if (skip_special && t.special) continue;  // treated as plain text
     if (t.single_word) {

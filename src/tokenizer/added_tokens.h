@@ -45,11 +45,21 @@ class AddedTokens {
   int32_t max_id() const { return max_id_; }
 
  private:
+  // A byte trie of the patterns of one pass: at each text position one walk
+  // finds the longest pattern starting there (Gemma 3 has 6,400 added
+  // tokens, 6,300 of them starting with '<').
   struct Matcher {
     std::vector<std::string> patterns;  // content (normalized for that pass)
     std::vector<size_t> token;          // index into tokens_ per pattern
-    // Patterns by first byte, longest first, so the first hit is the longest.
-    std::array<std::vector<uint32_t>, 256> by_first{};
+    struct Node {
+      int32_t pattern = -1;             // the pattern ending here, or -1
+      uint32_t first_child = 0, n_children = 0;  // a range of `edges`
+    };
+    std::vector<Node> nodes;                      // nodes[0] is the root
+    std::vector<std::pair<uint8_t, uint32_t>> edges;  // (byte, child node), sorted per node
+    std::array<int32_t, 256> root_child{};        // the root's children by byte, -1 if none
+    // Longest pattern at s[i..]: its index and length, or -1.
+    int32_t longest_at(std::string_view s, size_t i, size_t& len) const;
   };
   const Matcher& matcher(bool normalized_pass) const { return normalized_pass ? norm_ : raw_; }
   static void build(Matcher& m);

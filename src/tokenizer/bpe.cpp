@@ -1,10 +1,12 @@
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
 #include <functional>
 #include <queue>
+#include <thread>
 
 #include "cloze/error.h"
 #include "tokenizer/byte_level.h"
@@ -122,6 +124,12 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
                   ", found " + std::to_string(id));
     max_id = std::max(max_id, id);
   }
+  // Ids are dense in real vocabularies; a far larger id than the entry count
+  // is a corrupt file and would make us allocate a huge table for nothing.
+  const int64_t dense_limit = 4 * int64_t(file.vocab.size()) + 65536;
+  if (max_id > dense_limit)
+    throw Error(what + ": model.vocab: id " + std::to_string(max_id) + " is far beyond the " +
+                std::to_string(file.vocab.size()) + " entries (vocabulary ids must be dense, 0..N-1)");
   b.tokens_.resize(size_t(max_id + 1));
   b.present_.assign(size_t(max_id + 1), 0);
   for (auto& [tok, id] : file.vocab) {
@@ -141,18 +149,41 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
                   " and " + std::to_string(id) + ")");
   }
 
-  // Merges: rank = position in the list.
-  b.merges_.reserve(file.merges.size());
-  std::string joined;
-  for (size_t r = 0; r < file.merges.size(); ++r) {
-    const auto& [l, rt] = file.merges[r];
-    const int32_t a = b.index_.find(l, b.tokens_), c = b.index_.find(rt, b.tokens_);
-    auto where = [&] { return what + ": model.merges[" + std::to_string(r) + "] (\"" + l + "\", \"" + rt + "\"): "; };
-    if (a < 0) throw Error(where() + "token \"" + l + "\" is not in model.vocab");
-    if (c < 0) throw Error(where() + "token \"" + rt + "\" is not in model.vocab");
-    joined.assign(l).append(rt);
-    const int32_t m = b.index_.find(joined, b.tokens_);
-    if (m < 0) throw Error(where() + "the merged token \"" + joined + "\" is not in model.vocab");
+  // Merges: rank = position in the list. Resolving a merge is three lookups
+  // in a table far larger than the CPU cache (Gemma 3: 514k merges over 262k
+  // entries), so the lookups run on several threads; the table is only read.
+  const size_t n_merges = file.merges.size();
+  struct Resolved { int32_t a, c, m; };
+  std::vector<Resolved> resolved(n_merges);
+  auto resolve = [&](size_t begin, size_t end) {
+    std::string joined;
+    for (size_t r = begin; r < end; ++r) {
+      const auto& [l, rt] = file.merges[r];
+      joined.assign(l).append(rt);
+      resolved[r] = {b.index_.find(l, b.tokens_), b.index_.find(rt, b.tokens_), b.index_.find(joined, b.tokens_)};
+    }
+  };
+  const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  if (n_merges < 50'000 || n_threads == 1) {
+    resolve(0, n_merges);
+  } else {
+    std::vector<std::thread> pool;
+    const size_t chunk = (n_merges + n_threads - 1) / n_threads;
+    for (size_t t = 1; t < n_threads; ++t)
+      pool.emplace_back(resolve, std::min(n_merges, t * chunk), std::min(n_merges, (t + 1) * chunk));
+    resolve(0, std::min(n_merges, chunk));
+    for (auto& th : pool) th.join();
+  }
+  b.merges_.reserve(n_merges);
+  for (size_t r = 0; r < n_merges; ++r) {
+    const auto [a, c, m] = resolved[r];
+    if (a < 0 || c < 0 || m < 0) {
+      const auto& [l, rt] = file.merges[r];
+      const std::string where = what + ": model.merges[" + std::to_string(r) + "] (\"" + l + "\", \"" + rt + "\"): ";
+      if (a < 0) throw Error(where + "token \"" + l + "\" is not in model.vocab");
+      if (c < 0) throw Error(where + "token \"" + rt + "\" is not in model.vocab");
+      throw Error(where + "the merged token \"" + l + rt + "\" is not in model.vocab");
+    }
     b.merges_.set(a, c, {int32_t(r), m});
   }
   file.merges = {};
@@ -164,6 +195,16 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
       throw Error(what + ": model.unk_token: \"" + u->get<std::string>() + "\" is not in model.vocab");
   }
 
+  b.fallback_ids_.fill(-1);
+  b.fallback_complete_ = true;
+  for (int v = 0; v < 256; ++v) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", v);
+    b.fallback_ids_[size_t(v)] = b.index_.find(name, b.tokens_);
+    if (b.fallback_ids_[size_t(v)] < 0) b.fallback_complete_ = false;
+  }
+  if (!byte_level) b.prepare_cuts();
+
   b.byte_ids_.fill(-1);
   if (byte_level) {
     std::string ch;
@@ -174,6 +215,44 @@ Bpe Bpe::from_file(TokenizerFile& file, const std::string& what, bool byte_level
     }
   }
   return b;
+}
+
+// ---- cutting SentencePiece words ------------------------------------------
+
+namespace {
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581 "▁"
+// Is s[at] preceded by another "▁"?
+bool after_metaspace(std::string_view s, size_t at) {
+  return at >= kMetaspace.size() && s.compare(at - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0;
+}
+}  // namespace
+
+void Bpe::prepare_cuts() {
+  // An unknown "▁" would be an unk symbol that fuse_unk could join across a cut.
+  if (find(kMetaspace) < 0) return;
+  constexpr size_t kMaxSpanning = 256;  // beyond that, checking each cut costs more than it saves
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    if (!present_[id]) continue;
+    const std::string& t = tokens_[id];
+    std::vector<size_t> offsets;
+    for (size_t at = t.find(kMetaspace, 1); at != std::string::npos; at = t.find(kMetaspace, at + 1))
+      if (!after_metaspace(t, at)) offsets.push_back(at);
+    if (offsets.empty()) continue;
+    if (spanning_.size() == kMaxSpanning) { spanning_.clear(); return; }
+    spanning_.push_back({t, std::move(offsets)});
+  }
+  cut_at_metaspace_ = true;
+}
+
+// Is there a vocabulary entry that, placed over `word` so that one of its
+// inner "▁" (after another character) falls at `pos`, matches the word?
+// If not, no merge can ever join the characters on both sides of `pos`.
+bool Bpe::can_cut_before(std::string_view word, size_t pos) const {
+  for (const Spanning& s : spanning_)
+    for (size_t off : s.offsets)
+      if (off <= pos && pos - off + s.text.size() <= word.size() && word.compare(pos - off, s.text.size(), s.text) == 0)
+        return false;
+  return true;
 }
 
 // ---- encoding -------------------------------------------------------------
@@ -203,16 +282,10 @@ void Bpe::initial_symbols(std::string_view word, std::vector<int32_t>& syms) con
     if (id >= 0) { syms.push_back(id); prev_unk = false; continue; }
     if (byte_fallback_) {
       // <0xAB> tokens for each byte, if the vocabulary has them all.
-      std::vector<int32_t> bytes;
-      char name[8];
-      for (size_t k = start; k < i; ++k) {
-        std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(word[k]));
-        const int32_t bid = index_.find(name, tokens_);
-        if (bid < 0) { bytes.clear(); break; }
-        bytes.push_back(bid);
-      }
-      if (!bytes.empty()) {
-        syms.insert(syms.end(), bytes.begin(), bytes.end());
+      bool all = true;
+      for (size_t k = start; k < i; ++k) all = all && fallback_ids_[static_cast<unsigned char>(word[k])] >= 0;
+      if (all) {
+        for (size_t k = start; k < i; ++k) syms.push_back(fallback_ids_[static_cast<unsigned char>(word[k])]);
         prev_unk = false;
         continue;
       }
@@ -305,6 +378,17 @@ void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
     const int32_t id = byte_level_ ? index_.find(byte_level::encode(word), tokens_) : index_.find(word, tokens_);
     if (id >= 0) { out.push_back(id); return; }
   }
+  if (!cut_at_metaspace_) { encode_piece(word, out); return; }
+  size_t start = 0;
+  for (size_t at = word.find(kMetaspace, 1); at != std::string_view::npos; at = word.find(kMetaspace, at + 1)) {
+    if (after_metaspace(word, at) || !can_cut_before(word, at)) continue;  // inside a run of "▁", or unsafe
+    encode_piece(word.substr(start, at - start), out);
+    start = at;
+  }
+  encode_piece(word.substr(start), out);
+}
+
+void Bpe::encode_piece(std::string_view word, std::vector<int32_t>& out) const {
   const bool cacheable = word.size() <= WordCache::kMaxWordBytes;
   WordCache* cache = nullptr;
   uint64_t h = 0;

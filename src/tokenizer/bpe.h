@@ -6,7 +6,16 @@
 // bytes and each byte starts as the vocabulary entry of its alphabet
 // character; otherwise a word starts as one symbol per UTF-8 character.
 // Either way the loop works on ids only: merges are a hash from an id pair
-// to (rank, merged id), so no strings are built while encoding.
+// to (rank, merged id), so no strings are built while encoding. Characters
+// missing from a non-byte-level vocabulary become <0xNN> byte tokens
+// (byte_fallback) or the unk token (fused when fuse_unk).
+//
+// SentencePiece-style files (Llama 2, Gemma) have no pre-tokenizer that cuts
+// text into words, so a whole paragraph is one BPE word. We cut it before
+// each "▁" that follows another character wherever no vocabulary entry
+// could span that point (checked against the few entries with such an inner
+// "▁"): BPE of the pieces is then exactly BPE of the whole, and the pieces
+// are short and repeat, so the word cache serves most of them.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -80,7 +89,10 @@ class Bpe {
   size_t size() const { return tokens_.size(); }
 
  private:
+  void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
   void initial_symbols(std::string_view word, std::vector<int32_t>& syms) const;
+  bool can_cut_before(std::string_view word, size_t pos) const;
+  void prepare_cuts();
   void merge_small(std::vector<int32_t>& syms) const;
   void merge_heap(std::vector<int32_t>& syms) const;
 
@@ -89,6 +101,14 @@ class Bpe {
   StringIdMap index_;
   PairMap merges_;
   std::array<int32_t, 256> byte_ids_{};  // byte-level: id of each byte's character, -1 if absent
+  std::array<int32_t, 256> fallback_ids_{};  // byte_fallback: id of each <0xNN>, -1 if absent
+  bool fallback_complete_ = false;           // all 256 <0xNN> are in the vocabulary
+  // Cutting words before "▁" (see above): enabled when "▁" is a vocabulary
+  // entry and few entries hold a "▁" after another character; `spanning`
+  // lists those entries with the byte offsets of such "▁"s.
+  bool cut_at_metaspace_ = false;
+  struct Spanning { std::string text; std::vector<size_t> offsets; };
+  std::vector<Spanning> spanning_;
   bool byte_level_ = false;
   int32_t unk_ = -1;
   bool fuse_unk_ = false;

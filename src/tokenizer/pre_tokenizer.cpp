@@ -2,6 +2,7 @@
 
 #include "cloze/error.h"
 #include "tokenizer/json_load.h"
+#include "tokenizer/utf8.h"
 
 namespace cloze::tok {
 
@@ -59,9 +60,28 @@ void PreTokenizer::parse_into(const nlohmann::json& j, const std::string& what, 
     if (get_bool(j, "use_regex", true, what, path))
       s.regex = std::make_unique<Regex>(kGpt2Pattern, false, "ByteLevel built-in pattern");
     steps.push_back(std::move(s));
+  } else if (type == "Metaspace") {
+    Step s{Step::Kind::kMetaspace, nullptr};
+    s.replacement = get_string(j, "replacement", what, path);
+    size_t end = 0;
+    if (s.replacement.empty() || (utf8::next(s.replacement, end), end != s.replacement.size()))
+      throw Error(what + ": " + path + ".replacement: expected exactly one character, found \"" + s.replacement + "\"");
+    if (const nlohmann::json* ps = find(j, "prepend_scheme"); ps && !ps->is_null()) {
+      const std::string v = ps->is_string() ? ps->get<std::string>() : ps->dump();
+      if (v == "always") s.prepend = Prepend::kAlways;
+      else if (v == "first") s.prepend = Prepend::kFirst;
+      else if (v == "never") s.prepend = Prepend::kNever;
+      else
+        throw Error(what + ": " + path + ".prepend_scheme: expected \"always\", \"first\" or \"never\", found " + v);
+    } else {
+      // Files written before prepend_scheme existed say add_prefix_space.
+      s.prepend = get_bool(j, "add_prefix_space", true, what, path) ? Prepend::kAlways : Prepend::kNever;
+    }
+    s.split = get_bool(j, "split", true, what, path);
+    steps.push_back(std::move(s));
   } else {
     throw Error(what + ": " + path + ": unsupported pre_tokenizer type \"" + type +
-                "\" (supported: Split, ByteLevel, Sequence, null)");
+                "\" (supported: Split, ByteLevel, Metaspace, Sequence, null)");
   }
 }
 
@@ -73,8 +93,34 @@ PreTokenizer PreTokenizer::from_json(const nlohmann::json& j, const std::string&
   return p;
 }
 
+// `tokenizers`' Metaspace: every " " becomes the replacement; the prepend
+// scheme adds one in front unless the piece starts with it already (only
+// for the piece at the start of the text with "first"); with split, the
+// piece is cut before each replacement (MergedWithNext).
+void PreTokenizer::metaspace(const Step& s, std::string_view piece, std::vector<std::string_view>& out,
+                             std::deque<std::string>& owned, bool at_start) {
+  if (piece.empty()) return;
+  std::string& w = owned.emplace_back();
+  const std::string_view rep = s.replacement;
+  const bool prepend = (s.prepend == Prepend::kAlways || (s.prepend == Prepend::kFirst && at_start));
+  if (prepend && !piece.starts_with(rep) && !(piece.front() == ' ')) w.append(rep);
+  for (char c : piece) {
+    if (c == ' ') w.append(rep);
+    else w.push_back(c);
+  }
+  const std::string_view all = w;
+  if (!s.split) { out.push_back(all); return; }
+  size_t start = 0;
+  for (size_t at = all.find(rep, 1); at != std::string_view::npos; at = all.find(rep, at + rep.size())) {
+    out.push_back(all.substr(start, at - start));
+    start = at;
+  }
+  out.push_back(all.substr(start));
+}
+
 void PreTokenizer::apply(const Step& s, std::string_view piece, std::vector<std::string_view>& out,
-                         std::deque<std::string>& owned) {
+                         std::deque<std::string>& owned, bool at_start) {
+  if (s.kind == Step::Kind::kMetaspace) { metaspace(s, piece, out, owned, at_start); return; }
   if (s.kind == Step::Kind::kByteLevel) {
     // Byte-to-alphabet mapping is implicit (the vocabulary is read in raw
     // bytes), so ByteLevel only adds the prefix space and optionally splits.
@@ -137,7 +183,7 @@ void PreTokenizer::apply(const Step& s, std::string_view piece, std::vector<std:
 }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out,
-                         std::deque<std::string>& owned) const {
+                         std::deque<std::string>& owned, bool at_start) const {
   if (text.empty()) return;
   if (steps_.empty()) { out.push_back(text); return; }
   // Each step maps every current word to zero or more words.
@@ -145,7 +191,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
   for (size_t k = 0; k < steps_.size(); ++k) {
     std::vector<std::string_view>& dst = (k + 1 == steps_.size()) ? out : next;
     if (&dst == &next) next.clear();
-    for (std::string_view piece : cur) apply(steps_[k], piece, dst, owned);
+    // Only the first word of the text still starts the text.
+    for (size_t i = 0; i < cur.size(); ++i) apply(steps_[k], cur[i], dst, owned, at_start && i == 0);
     if (&dst == &next) cur.swap(next);
   }
 }

@@ -35,11 +35,12 @@ struct Tokenizer::Impl {
   std::optional<int32_t> eos;
 
   // Ordinary text (no added tokens in it, already normalized) -> ids.
-  void encode_plain(std::string_view text, std::vector<int32_t>& ids) const {
+  // `at_start`: no added token precedes it in the input.
+  void encode_plain(std::string_view text, std::vector<int32_t>& ids, bool at_start) const {
     thread_local std::vector<std::string_view> words;
     std::deque<std::string> owned;
     words.clear();
-    pre_tokenizer.split(text, words, owned);
+    pre_tokenizer.split(text, words, owned, at_start);
     for (std::string_view w : words) bpe.encode_word(w, ids);
   }
 };
@@ -96,14 +97,34 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
     } catch (const nlohmann::json::exception& e) {
       throw Error(what + ": not valid JSON: " + e.what());
     }
-    if (const auto* eos = find(cfg, "eos_token"); eos && !eos->is_null()) {
+    // "bos_token" / "eos_token": a string or {"content": ...}; the id of it.
+    auto special = [&](const char* key) -> std::optional<int32_t> {
+      const auto* v = find(cfg, key);
+      if (!v || v->is_null()) return std::nullopt;
       std::string name;
-      if (eos->is_string()) name = eos->get<std::string>();
-      else if (eos->is_object()) name = get_string(*eos, "content", what, "eos_token");
-      else throw Error(what + ": eos_token: expected a string or an object, found " + json_type_name(*eos));
-      t.impl_->eos = t.token_to_id(name);
-      if (!t.impl_->eos)
-        throw Error(what + ": eos_token: \"" + name + "\" is not a token of " + tokenizer_json.string());
+      if (v->is_string()) name = v->get<std::string>();
+      else if (v->is_object()) name = get_string(*v, "content", what, key);
+      else throw Error(what + ": " + key + ": expected a string or an object, found " + json_type_name(*v));
+      const auto id = t.token_to_id(name);
+      if (!id) throw Error(what + ": " + key + ": \"" + name + "\" is not a token of " + tokenizer_json.string());
+      return id;
+    };
+    t.impl_->eos = special("eos_token");
+    // transformers' Llama and Gemma tokenizer classes rebuild the post-
+    // processor from add_bos_token (default true) and add_eos_token (default
+    // false), whatever tokenizer.json holds; the other classes keep the file's.
+    static const char* const kRebuilding[] = {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
+                                              "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"};
+    const auto* cls = find(cfg, "tokenizer_class");
+    if (cls && cls->is_string() &&
+        std::find(std::begin(kRebuilding), std::end(kRebuilding), cls->get<std::string>()) != std::end(kRebuilding)) {
+      const bool add_bos = get_bool(cfg, "add_bos_token", true, what, "tokenizer_config");
+      const bool add_eos = get_bool(cfg, "add_eos_token", false, what, "tokenizer_config");
+      const auto bos = special("bos_token");
+      if (add_bos && !bos) throw Error(what + ": add_bos_token is true but there is no bos_token");
+      if (add_eos && !t.impl_->eos) throw Error(what + ": add_eos_token is true but there is no eos_token");
+      t.impl_->post_processor = PostProcessor::bos_eos(add_bos ? bos : std::nullopt,
+                                                       add_eos ? t.impl_->eos : std::nullopt);
     }
   }
   const auto model_cfg = dir / "config.json";
@@ -137,17 +158,29 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
   std::string scratch;
   for (const auto& seg : raw) {
     if (seg.id >= 0) { ids.push_back(seg.id); continue; }
+    const bool at_start = seg.text.data() == text.data();
     const std::string_view normalized = m.normalizer.apply(seg.text, scratch);
-    if (!m.added.has_pass(true)) { m.encode_plain(normalized, ids); continue; }
+    if (!m.added.has_pass(true)) { m.encode_plain(normalized, ids, at_start); continue; }
     norm.clear();
     m.added.split(normalized, true, skip_special, norm);
     for (const auto& piece : norm) {
       if (piece.id >= 0) ids.push_back(piece.id);
-      else m.encode_plain(piece.text, ids);
+      else m.encode_plain(piece.text, ids, at_start && piece.text.data() == normalized.data());
     }
   }
   if (opt.add_special_tokens) m.post_processor.apply(ids);
   return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode_pair(std::string_view a, std::string_view b, const EncodeOptions& opt) const {
+  EncodeOptions plain = opt;
+  plain.add_special_tokens = false;
+  auto ia = encode(a, plain), ib = encode(b, plain);
+  if (!opt.add_special_tokens) {
+    ia.insert(ia.end(), ib.begin(), ib.end());
+    return ia;
+  }
+  return impl_->post_processor.apply_pair(ia, ib);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
