@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cloze/classify.h"
 #include "cloze/error.h"
 
 namespace cloze {
@@ -35,7 +36,7 @@ struct ChatRenderOptions {
   // What strftime_now() formats (local time); unset: the clock.
   std::optional<std::time_t> now;
   size_t max_output_bytes = size_t{16} << 20;
-  uint64_t max_steps = 20'000'000;
+  uint64_t max_steps = 1'000'000;
 };
 
 class ChatTemplate {
@@ -86,5 +87,25 @@ std::string apply_chat_template(const ChatTemplate& tmpl, const ModelChatTemplat
 ModelChatTemplate find_chat_template(const std::filesystem::path& model_dir,
                                      const std::optional<std::filesystem::path>& file = std::nullopt,
                                      const std::optional<std::string>& name = std::nullopt);
+
+// Classifying through the chat template (classify --chat): the prompt of a
+// text is the chat [system] + user(`user_template` with {text} filled),
+// rendered with add_generation_prompt=true, followed by answer_prefix.
+struct ChatPromptOptions {
+  std::optional<std::string> system;
+  std::string answer_prefix;  // e.g. "The sentiment is"; labels follow after label_prefix
+  ChatRenderOptions render;
+};
+
+// The prompt of one text.
+std::string render_chat_prompt(const ChatTemplate& tmpl, const ModelChatTemplate& tokens,
+                               const PromptTemplate& user_template, const ChatPromptOptions& chat,
+                               const std::string& text);
+
+// Turns `options` (whose template_text becomes the user message) into chat
+// prompting: sets render_prompt, and template_text to the rendering with
+// {text} in the text's place (so the part before it is the shared prefix).
+// Throws ChatTemplateError if the template cannot render such a chat.
+void use_chat_prompt(ClassifierOptions& options, const ModelChatTemplate& tokens, const ChatPromptOptions& chat);
 
 }  // namespace cloze

@@ -162,6 +162,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const std::shared_ptr<Sco
   if (s.loop_filter) {  // `for x in xs if cond`: loop.* counts the kept items only
     List kept;
     for (const Value& item : items) {
+      step();
       auto probe = std::make_shared<Scope>();
       probe->parent = scope;
       assign(s.target, item, probe, s.offset);
@@ -177,6 +178,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const std::shared_ptr<Sco
   }
   const int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
+    step();  // an empty body still costs
     auto inner = std::make_shared<Scope>();
     inner->parent = scope;
     Dict loop;
@@ -257,7 +259,10 @@ namespace {
 std::string object_name(const Value& v) {
   if (v.is_none()) return "'None'";
   if (v.kind() == Value::Kind::Namespace) return "'jinja2.utils.Namespace object'";
-  return "'" + v.type_name() + " object'";
+  std::string out = "'";
+  out += v.type_name();
+  out += " object'";
+  return out;
 }
 
 }  // namespace

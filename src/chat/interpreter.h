@@ -18,7 +18,7 @@ namespace cloze::chat {
 
 struct Limits {
   size_t max_output_bytes = size_t{16} << 20;
-  uint64_t max_steps = 20'000'000;
+  uint64_t max_steps = 1'000'000;
   int max_call_depth = 64;
 };
 

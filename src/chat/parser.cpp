@@ -31,7 +31,7 @@ std::string describe(const Token& t) {
 
 class Parser {
  public:
-  explicit Parser(const Lexed& l) : toks_(l.tokens) {}
+  explicit Parser(const Lexed& l) : toks_(l.tokens), source_(l.source) {}
 
   Body parse_all() {
     Body body = subparse({});
@@ -41,6 +41,7 @@ class Parser {
 
  private:
   const std::vector<Token>& toks_;
+  std::string_view source_;
   size_t i_ = 0;
   int depth_ = 0;
   // Innermost open blocks, for "expected 'endfor'" messages.
@@ -93,7 +94,7 @@ class Parser {
         std::string want;
         for (auto e : end) want += (want.empty() ? "'" : " or '") + std::string(e) + "'";
         fail(t, "unexpected end of template: expected " + want + " to close the '" + open_.back().first +
-                    "' opened at byte " + std::to_string(open_.back().second));
+                    "' opened at " + position(source_, open_.back().second));
       }
       if (t.type == Tok::Data) {
         auto s = std::make_unique<Stmt>();
@@ -145,6 +146,8 @@ class Parser {
       expect_block_end();
       s->kind = Stmt::Kind::Scope;
       s->body = block_body("generation", s->offset, {"endgeneration"});
+      next();
+      expect_block_end();
       return s;
     }
     if (tag == "break" || tag == "continue") {
@@ -663,7 +666,8 @@ class Parser {
       std::string name = expect_identifier("a filter name");
       while (is_op(".")) {
         next();
-        name += "." + expect_identifier("a filter name");
+        name += '.';
+        name += expect_identifier("a filter name");
       }
       if (!has_filter(name)) fail(t, "no filter named '" + name + "'");
       auto e = make(Expr::Kind::Filter, t.offset);
@@ -700,7 +704,8 @@ class Parser {
     std::string name = expect_identifier("a test name");
     while (is_op(".")) {
       next();
-      name += "." + expect_identifier("a test name");
+      name += '.';
+      name += expect_identifier("a test name");
     }
     if (!has_test(name)) fail(t, "no test named '" + name + "'");
     auto e = make(Expr::Kind::Test, t.offset);
