@@ -119,9 +119,14 @@ TEST(ChatClassify, CliChatRunsAndMissingTemplateIsAClearError) {
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.out.find("need --chat"), std::string::npos) << bad.out;
   fs::remove_all(dir);
-  // The plain random model has tokenizer.json but no template.
-  auto none = test::run_command(std::string(CLOZE_BIN) + " classify --chat --model " + test::full_vocab_qwen2().string() +
-                                " 'a' 2>&1");
+  // A model with tokenizer.json but no template anywhere.
+  fs::path bare = fs::temp_directory_path() / ("cloze_chat_bare_" + std::to_string(::getpid()));
+  fs::remove_all(bare);
+  fs::create_directories(bare);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+    fs::create_symlink(test::full_vocab_qwen2() / f, bare / f);
+  auto none = test::run_command(std::string(CLOZE_BIN) + " classify --chat --model " + bare.string() + " 'a' 2>&1");
+  fs::remove_all(bare);
   EXPECT_NE(none.status, 0);
   EXPECT_NE(none.out.find("chat_template.jinja"), std::string::npos) << none.out;
   EXPECT_NE(none.out.find("--chat-template"), std::string::npos) << none.out;
