@@ -54,15 +54,40 @@ bool Value::is_number() const {
   return k == Kind::Int || k == Kind::Float || k == Kind::Bool;
 }
 
+namespace {
+
+template <class T, class V>
+const T& get_or_throw(const V& v, const Value& self, const char* expected) {
+  if (const T* p = std::get_if<T>(&v)) return *p;
+  throw RenderError(std::string("expected ") + expected + ", got a value of type '" + self.type_name() + "'");
+}
+
+}  // namespace
+
+bool Value::as_bool() const { return get_or_throw<bool>(v_, *this, "a boolean"); }
+
 int64_t Value::as_int() const {
   if (kind() == Kind::Bool) return as_bool() ? 1 : 0;
-  return std::get<int64_t>(v_);
+  return get_or_throw<int64_t>(v_, *this, "an integer");
 }
 
 double Value::as_double() const {
   if (kind() == Kind::Float) return std::get<double>(v_);
+  if (kind() != Kind::Int && kind() != Kind::Bool)
+    throw RenderError("expected a number, got a value of type '" + type_name() + "'");
   return static_cast<double>(as_int());
 }
+
+const std::string& Value::str() const {
+  return *get_or_throw<std::shared_ptr<const std::string>>(v_, *this, "a string");
+}
+const List& Value::items() const { return *get_or_throw<std::shared_ptr<const List>>(v_, *this, "a list"); }
+const Dict& Value::dict() const { return *get_or_throw<std::shared_ptr<const Dict>>(v_, *this, "a dict"); }
+Dict& Value::ns() const { return *get_or_throw<std::shared_ptr<Dict>>(v_, *this, "a namespace"); }
+const Callable& Value::fn() const {
+  return *get_or_throw<std::shared_ptr<const Callable>>(v_, *this, "a function");
+}
+const std::string& Value::undefined_hint() const { return get_or_throw<Undefined>(v_, *this, "an undefined value").hint; }
 
 bool Value::truthy() const {
   switch (kind()) {
@@ -140,7 +165,10 @@ std::string float_repr(double d) {
     }
   } else {
     out = digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    if (digits.size() > 1) {
+      out += '.';
+      out.append(digits, 1, std::string::npos);
+    }
     char eb[16];
     std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     out += eb;

@@ -67,15 +67,17 @@ class Value {
   bool is_number() const;
   bool is_tuple() const { return is_list() && tuple_; }
 
-  bool as_bool() const { return std::get<bool>(v_); }
+  // Accessors: the value must be of that kind; otherwise they throw
+  // RenderError naming what was expected (never undefined behaviour).
+  bool as_bool() const;
   int64_t as_int() const;  // int or bool
   double as_double() const;  // int, bool or float
-  const std::string& str() const { return *std::get<std::shared_ptr<const std::string>>(v_); }
-  const List& items() const { return *std::get<std::shared_ptr<const List>>(v_); }
-  const Dict& dict() const { return *std::get<std::shared_ptr<const Dict>>(v_); }
-  Dict& ns() const { return *std::get<std::shared_ptr<Dict>>(v_).get(); }
-  const Callable& fn() const { return *std::get<std::shared_ptr<const Callable>>(v_); }
-  const std::string& undefined_hint() const { return std::get<Undefined>(v_).hint; }
+  const std::string& str() const;
+  const List& items() const;
+  const Dict& dict() const;
+  Dict& ns() const;
+  const Callable& fn() const;
+  const std::string& undefined_hint() const;
 
   // Python's truth value.
   bool truthy() const;

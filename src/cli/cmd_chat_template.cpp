@@ -28,7 +28,7 @@ struct ChatTemplateArgs {
 using ojson = nlohmann::ordered_json;
 
 void print_line(const ojson& j) {
-  std::string s = j.dump(-1, ' ', false, ojson::error_handler_t::strict) + "\n";
+  std::string s = j.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fflush(stdout);
 }
