@@ -149,7 +149,11 @@ TEST_F(ServerGenerate, BadSamplingFieldsAre400NamingTheField) {
   expect_400(R"({"prompt": "a", "max_tokens": 2, "stop": [1]})", "stop[0]");
   expect_400(R"({"prompt": "a", "max_tokens": 2, "stop": ["a","b","c","d","e"]})", "stop");
   expect_400(R"({"prompt": "a", "max_tokens": 2, "stop": [""]})", "stop");
-  expect_400(R"({"prompt": "a", "max_tokens": 2, "stream": true})", "stream");
+  // Streaming works (server_chat_test.cpp); what it cannot combine with is refused.
+  expect_400(R"({"prompt": "a", "max_tokens": 2, "stream": "yes"})", "stream");
+  expect_400(R"({"prompt": ["a", "b"], "max_tokens": 2, "stream": true})", "stream");
+  expect_400(R"({"prompt": "a", "max_tokens": 2, "stream": true, "echo": true})", "echo");
+  expect_400(R"({"prompt": "a", "max_tokens": 2, "presence_penalty": 0.5})", "presence_penalty");
   expect_400(R"({"prompt": "a", "max_tokens": -1})", "max_tokens");
 }
 

@@ -4,6 +4,7 @@
 // the continuation. The notebook's method, made general and exact.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -61,6 +62,12 @@ struct ClassifierOptions {
   size_t max_tokens = 0;           // prompt length limit; 0 = model's max_position_embeddings
   size_t max_batch_tokens = 4096;  // new tokens per forward pass
   bool label_mass = true;          // needs a logsumexp over the vocabulary
+  // Chat prompting (classify --chat; see chat_classifier_options in
+  // cloze/chat.h): when set, a text's prompt is render_prompt(text), the
+  // rendered chat, tokenized without adding special tokens a second time (the
+  // rendering holds BOS where the model wants it). template_text then only
+  // names the shared prefix (its part before {text}) and the PMI premise.
+  std::function<std::string(const std::string& text)> render_prompt;
 };
 
 struct Classification {
@@ -97,6 +104,8 @@ class Classifier {
   const std::vector<std::vector<int32_t>>& label_tokens() const { return label_ids_; }
   bool single_token_labels() const { return single_token_; }
   const std::vector<int32_t>& prefix_tokens() const { return prefix_ids_; }
+  // The token ids scored for `text` (before any truncation).
+  std::vector<int32_t> prompt_ids(const std::string& text) const { return encode_prompt(text); }
   // Calibration reference: mean content-free probabilities (contextual) or
   // the labels' scores after the premise (PMI); empty when not calibrating.
   const std::vector<double>& calibration_reference() const { return calib_ref_; }
@@ -108,6 +117,7 @@ class Classifier {
                                           std::vector<std::vector<double>>* logprobs = nullptr);
   Prepared prepare(const std::string& text, bool allow_empty) const;
   std::vector<int32_t> label_ids(const std::string& label) const;
+  std::vector<int32_t> encode_prompt(const std::string& text) const;
   std::vector<Classification> run(std::span<const std::string> texts, bool allow_empty, bool calibrate);
 
   std::unique_ptr<RunContext> own_ctx_;  // when made from a Model

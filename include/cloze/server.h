@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "cloze/chat.h"
 #include "cloze/classify.h"
 #include "cloze/model.h"
 #include "cloze/tokenizer.h"
@@ -43,6 +44,11 @@ class Server {
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+
+  // The chat template /v1/chat/completions, /apply-template and
+  // /v1/classify "chat": true render with; call before attach. Without one
+  // those requests are a 400 saying how to give one (--chat-template).
+  void set_chat_template(ModelChatTemplate chat);
 
   // Binds the listening socket and returns the port (the one chosen when the
   // options say 0). Throws cloze::Error when the address cannot be bound.

@@ -62,8 +62,9 @@ Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const T
 
   // The template's text before {text}, run once. Prompts share as many of its
   // tokens as their own tokenization agrees with (usually all but the last);
-  // the BOS that the tokenizer's post-processor adds is part of it.
-  prefix_ids_ = tok_.encode(template_.prefix(), {.special = true});
+  // the BOS that the tokenizer's post-processor adds is part of it (a rendered
+  // chat carries its own).
+  prefix_ids_ = tok_.encode(template_.prefix(), {.special = true, .add_special_tokens = !opt_.render_prompt});
   auto prefix = std::make_shared<KVCache>(model_);
   if (!prefix_ids_.empty()) {
     ForwardItem item{prefix.get(), prefix_ids_, Outputs::None};
@@ -118,6 +119,12 @@ std::vector<int32_t> Classifier::label_ids(const std::string& label) const {
   return {both.begin() + std::ptrdiff_t(ctx.size()), both.end()};
 }
 
+std::vector<int32_t> Classifier::encode_prompt(const std::string& text) const {
+  if (opt_.render_prompt)  // a rendered chat: its special tokens are the template's, BOS included
+    return tok_.encode(opt_.render_prompt(text), {.special = true, .add_special_tokens = false});
+  return tok_.encode(template_.fill(text), {.special = opt_.parse_special});
+}
+
 Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_empty) const {
   Prepared p;
   if (text.empty() && !allow_empty) {
@@ -125,7 +132,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
     return p;
   }
   try {
-    p.ids = tok_.encode(template_.fill(text), {.special = opt_.parse_special});
+    p.ids = encode_prompt(text);
     if (p.ids.size() > max_tokens_) {
       if (opt_.truncate == Truncate::None) {
         p.error = "prompt is " + std::to_string(p.ids.size()) + " tokens, over the limit of " +
@@ -147,7 +154,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
         std::span<const int32_t> kept = opt_.truncate == Truncate::Right
                                             ? std::span<const int32_t>(tids.data(), keep)
                                             : std::span<const int32_t>(tids.data() + over, keep);
-        p.ids = tok_.encode(template_.fill(tok_.decode(kept)), {.special = opt_.parse_special});
+        p.ids = encode_prompt(tok_.decode(kept));
         if (p.ids.size() <= max_tokens_) break;
         over += p.ids.size() - max_tokens_;
       }

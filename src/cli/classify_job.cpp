@@ -68,6 +68,12 @@ void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--threads,-t", f.threads, "Worker threads (default: all cores)");
   cmd->add_option("--batch-tokens", f.batch_tokens, "New tokens per forward pass")->capture_default_str();
   cmd->add_flag("--no-special", f.no_special, "Treat special-token strings in texts as plain text");
+  cmd->add_flag("--chat", f.chat,
+                "Prompt an instruct model through its chat template: [--system] + a user message made of the "
+                "template with {text}, then the assistant's turn, then --answer-prefix");
+  cmd->add_option("--system", f.system, "System message for --chat");
+  cmd->add_option("--answer-prefix", f.answer_prefix, "Text after the assistant's turn header for --chat (e.g. \"The sentiment is\")");
+  add_chat_flags(*cmd, f.chat_flags);
 }
 
 void add_input_flags(CLI::App* cmd, InputFlags& f) {
@@ -111,7 +117,19 @@ Engine load_engine(const ClassifierFlags& f) {
   Engine e;
   // Check the template before the (slow) model load.
   PromptTemplate check(opt.template_text);
+  if (!f.chat && (f.system || !f.answer_prefix.empty() || !f.chat_flags.chat_template.empty() ||
+                  !f.chat_flags.chat_template_name.empty()))
+    throw Error("--system, --answer-prefix and --chat-template* need --chat");
+  if (f.chat && f.no_special)
+    throw Error("--no-special cannot be combined with --chat: the rendered chat is tokenized with its special tokens");
   auto dir = resolve_model(f.model);
+  if (f.chat) {
+    ChatPromptOptions chat;
+    chat.system = f.system;
+    chat.answer_prefix = f.answer_prefix;
+    chat.render = chat_render_options(f.chat_flags);
+    use_chat_prompt(opt, load_chat_template(dir, f.chat_flags), chat);
+  }
   e.model = Model::load(dir, {.threads = f.threads});
   e.tokenizer = std::make_unique<Tokenizer>(load_tokenizer(dir));
   e.classifier = std::make_unique<Classifier>(*e.model, *e.tokenizer, std::move(opt));

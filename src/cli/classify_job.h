@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/chat_options.h"
 #include "cloze/classify.h"
 #include "cloze/model.h"
 #include "cloze/records.h"
@@ -26,6 +27,11 @@ struct ClassifierFlags {
   std::string content_free;
   size_t max_tokens = 0, threads = 0, batch_tokens = 4096;
   bool no_special = false;
+  // --chat: prompt through the model's chat template (--system, --answer-prefix).
+  bool chat = false;
+  std::optional<std::string> system;
+  std::string answer_prefix;
+  ChatFlags chat_flags;
 };
 
 struct InputFlags {

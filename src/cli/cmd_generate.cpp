@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/chat_options.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cloze/error.h"
@@ -17,6 +18,10 @@ struct GenerateArgs {
   GenerateOptions opt;
   size_t threads = 0;
   bool json = false, stats = false;
+  // --chat: PROMPT is the user message of a chat rendered by the model's template.
+  bool chat = false;
+  std::optional<std::string> system;
+  ChatFlags chat_flags;
 };
 
 void run_generate(GenerateArgs& a) {
@@ -29,7 +34,21 @@ void run_generate(GenerateArgs& a) {
   std::optional<Tokenizer> tok;
   if (!a.ids || std::filesystem::is_regular_file(model->dir() / "tokenizer.json"))
     tok = load_tokenizer(model->dir());
-  if (a.prompt) prompt = tok->encode(*a.prompt);
+  if (a.chat) {
+    if (!a.prompt) throw Error("generate --chat needs PROMPT (the user message), not --ids");
+    ModelChatTemplate mt = load_chat_template(model->dir(), a.chat_flags);
+    ChatInput in;
+    in.add_generation_prompt = true;
+    if (a.system) in.messages.push_back({{"role", "system"}, {"content", *a.system}});
+    in.messages.push_back({{"role", "user"}, {"content", *a.prompt}});
+    // The rendering holds the special tokens (BOS included) the model wants.
+    prompt = tok->encode(apply_chat_template(ChatTemplate(mt.source), mt, in, chat_render_options(a.chat_flags)),
+                         {.special = true, .add_special_tokens = false});
+  } else if (a.system || !a.chat_flags.chat_template.empty()) {
+    throw Error("--system and --chat-template need --chat");
+  } else if (a.prompt) {
+    prompt = tok->encode(*a.prompt);
+  }
 
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -100,6 +119,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--threads,-t", a->threads, "Worker threads (default: all cores)")->check(kCount);
   cmd->add_flag("--json", a->json, "Print {\"ids\":[...],\"text\":...,\"finish_reason\":...} at the end instead of streaming");
   cmd->add_flag("--stats", a->stats, "Print token counts and tokens/s to stderr");
+  cmd->add_flag("--chat", a->chat, "PROMPT is a user message: render it through the model's chat template");
+  cmd->add_option("--system", a->system, "System message for --chat");
+  add_chat_flags(*cmd, a->chat_flags);
   cmd->callback([a] { run_generate(*a); });
 }
 

@@ -12,6 +12,7 @@
 #include "cli/classify_job.h"
 #include "cli/commands.h"
 #include "cloze/error.h"
+#include "cloze/hub.h"
 #include "cloze/server.h"
 
 namespace cloze::cli {
@@ -65,6 +66,13 @@ void run_serve(ServeArgs& a) {
   };
   try {
     Engine e = load_engine(a.clf);
+    // The model's chat template, when it has one (or --chat-template's).
+    try {
+      server.set_chat_template(load_chat_template(resolve_model(a.clf.model), a.clf.chat_flags));
+    } catch (const Error& err) {  // a missing or unparseable template must not stop classification
+      if (!a.clf.chat_flags.chat_template.empty() || !a.clf.chat_flags.chat_template_name.empty()) throw;
+      std::fprintf(stderr, "cloze: chat endpoints disabled (/v1/chat/completions, /apply-template answer 400): %s\n", err.what());
+    }
     // The flags' classifier becomes the requests' defaults, already built.
     server.attach(*e.model, *e.tokenizer, std::shared_ptr<Classifier>(std::move(e.classifier)));
     std::fprintf(stderr, "cloze: ready: %s in %.1f s\n", a.srv.model_id.c_str(), e.load_seconds);

@@ -14,5 +14,6 @@ void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_download_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_chat_template_command(CLI::App& app);
 
 }  // namespace cloze::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cloze::cli::add_generate_command(app);
   cloze::cli::add_download_command(app);
   cloze::cli::add_serve_command(app);
+  cloze::cli::add_chat_template_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@ std::string ClassifierCache::key(const ClassifierOptions& o) {
   // Length-prefixed, so no label or template text can forge another key.
   // (Appends rather than operator+ chains: GCC 12 warns falsely on those.)
   std::string k = std::to_string(int(o.calibration));
+  if (o.render_prompt) k += 'c';  // chat prompting (its template_text is the rendered chat)
   auto add = [&k](const std::string& part) {
     k += '|';
     k += std::to_string(part.size());

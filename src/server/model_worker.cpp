@@ -82,10 +82,11 @@ std::future<ScoreOutcome> ModelWorker::score(std::vector<Prompt> prompts, std::o
 }
 
 std::future<GenerateOutcome> ModelWorker::generate(std::vector<Prompt> prompts, GenerateOptions options,
-                                                   std::optional<size_t> top_n) {
+                                                   std::optional<size_t> top_n, TokenCallback on_token) {
   auto job = std::make_unique<Job>();
   job->is_classify = false;
   job->is_generate = true;
+  job->on_token = std::move(on_token);
   job->prompts = std::move(prompts);
   job->sampling = std::move(options);
   job->top_n = top_n;
@@ -214,7 +215,7 @@ void ModelWorker::run_generate(Job& job) {
       Generated g;
       g.prompt_ids = prompt_ids(job, i);
       try {
-        g.result = cloze::generate(ctx_, &tok_, g.prompt_ids, o);
+        g.result = cloze::generate(ctx_, &tok_, g.prompt_ids, o, job.on_token);
       } catch (const Error& e) {
         // The library's checks left to it here are about the prompt (one
         // that fills the whole context leaves no room to generate).

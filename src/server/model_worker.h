@@ -60,7 +60,7 @@ class ModelWorker {
   // One cloze::generate call per prompt, in order; eos_ids, when empty, are
   // the model's. top_n: also score prompt + generated ids (logprobs).
   std::future<GenerateOutcome> generate(std::vector<Prompt> prompts, GenerateOptions options,
-                                        std::optional<size_t> top_n);
+                                        std::optional<size_t> top_n, TokenCallback on_token = {});
 
   // Puts a ready-built classifier in the cache (the server's defaults).
   void preload(std::shared_ptr<Classifier> clf);
@@ -81,6 +81,7 @@ class ModelWorker {
     std::optional<size_t> top_n;
     std::promise<ScoreOutcome> scored;
     GenerateOptions sampling;
+    TokenCallback on_token;  // streaming: called on the model thread per token
     std::promise<GenerateOutcome> generated;
   };
   void push(std::unique_ptr<Job> job);

@@ -189,7 +189,7 @@ json parse_body(std::string_view body) {
 }
 
 ClassifyRequest parse_classify(const json& body, const Limits& lim) {
-  check_fields(body, {"texts", "labels", "template", "calibrate"});
+  check_fields(body, {"texts", "labels", "template", "calibrate", "chat", "system", "answer_prefix"});
   ClassifyRequest r;
   if (!body.contains("texts")) bad("texts", "is required: an array of the strings to classify");
   r.texts = get_texts(body["texts"], "texts", lim);
@@ -210,6 +210,15 @@ ClassifyRequest parse_classify(const json& body, const Limits& lim) {
     else if (s == "pmi") r.calibration = Calibration::Pmi;
     else bad("calibrate", "'" + s + "' is not one of none, contextual, pmi");
   }
+  if (auto it = body.find("chat"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad("chat", "must be a boolean, got " + type_name(*it));
+    r.chat = it->get<bool>();
+  }
+  if (auto it = body.find("system"); it != body.end() && !it->is_null()) r.system = get_text(*it, "system", lim);
+  if (auto it = body.find("answer_prefix"); it != body.end() && !it->is_null())
+    r.answer_prefix = get_text(*it, "answer_prefix", lim);
+  if (!r.chat && (r.system || !r.answer_prefix.empty()))
+    bad(r.system ? "system" : "answer_prefix", "needs \"chat\": true");
   return r;
 }
 
@@ -230,12 +239,43 @@ static std::vector<std::string> get_stops(const json& v, const Limits& lim) {
   return out;
 }
 
+void refuse_unsupported_sampling(const json& body) {
+  for (const char* one : {"n", "best_of"})
+    if (auto it = body.find(one); it != body.end() && !it->is_null() && get_int(*it, one, 1, 1) != 1) bad(one, "must be 1");
+  for (const char* num : {"presence_penalty", "frequency_penalty"}) {
+    auto it = body.find(num);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_number()) bad(num, "must be a number, got " + type_name(*it));
+    if (it->get<double>() != 0) bad(num, "is not supported by this server (only 0)");
+  }
+  if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad("logit_bias", "must be an object, got " + type_name(*it));
+    if (!it->empty()) bad("logit_bias", "is not supported by this server (only {})");
+  }
+}
+
+void parse_stream(const json& body, CompletionRequest& r) {
+  if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad("stream", "must be a boolean, got " + type_name(*it));
+    r.stream = it->get<bool>();
+  }
+  if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad("stream_options", "must be an object, got " + type_name(*it));
+    if (!r.stream) bad("stream_options", "needs \"stream\": true");
+    for (const auto& [k, v] : it->items()) {
+      if (k != "include_usage") bad("stream_options." + k, "unknown field (stream_options accepts include_usage)");
+      if (!v.is_boolean()) bad("stream_options.include_usage", "must be a boolean, got " + type_name(v));
+      r.include_usage = v.get<bool>();
+    }
+  }
+}
+
 CompletionRequest parse_completion(const json& body, const Limits& lim) {
-  // Penalties, logit_bias and user are accepted (clients send them) and
-  // type-checked, but change nothing.
-  check_fields(body, {"model", "prompt", "max_tokens", "echo", "logprobs", "n", "best_of", "stream", "temperature",
-                      "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "stop", "seed", "user",
-                      "logit_bias"});
+  // Penalties and logit_bias are accepted at their defaults (clients send
+  // them); any other value is refused, not ignored.
+  check_fields(body, {"model", "prompt", "max_tokens", "echo", "logprobs", "n", "best_of", "stream", "stream_options",
+                      "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "stop", "seed",
+                      "user", "logit_bias"});
   CompletionRequest r;
   if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
     if (!it->is_string()) bad("model", "must be a string, got " + type_name(*it));
@@ -251,11 +291,13 @@ CompletionRequest parse_completion(const json& body, const Limits& lim) {
   }
   if (auto it = body.find("logprobs"); it != body.end() && !it->is_null())
     r.logprobs = int(get_int(*it, "logprobs", 0, 20));
-  for (const char* one : {"n", "best_of"})
-    if (auto it = body.find(one); it != body.end() && !it->is_null() && get_int(*it, one, 1, 1) != 1) bad(one, "must be 1");
-  if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) bad("stream", "must be a boolean, got " + type_name(*it));
-    if (it->get<bool>()) bad("stream", "streaming is not supported by this server");
+  refuse_unsupported_sampling(body);
+  parse_stream(body, r);
+  if (r.stream) {
+    if (r.prompts.size() != 1) bad("stream", "streams one prompt; send the prompts in separate requests");
+    if (r.max_tokens == 0) bad("stream", "needs max_tokens > 0 (nothing is generated with max_tokens 0)");
+    if (r.echo) bad("echo", "is not supported with stream");
+    if (r.logprobs) bad("logprobs", "is not supported with stream");
   }
   GenerateOptions& g = r.sampling;
   if (auto it = body.find("temperature"); it != body.end() && !it->is_null()) g.temperature = get_number(*it, "temperature");
@@ -266,13 +308,8 @@ CompletionRequest parse_completion(const json& body, const Limits& lim) {
   if (auto it = body.find("seed"); it != body.end() && !it->is_null())
     g.seed = uint64_t(get_int(*it, "seed", INT64_MIN, INT64_MAX));  // negative seeds wrap: still reproducible
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) g.stop = get_stops(*it, lim);
-  for (const char* num : {"presence_penalty", "frequency_penalty"})
-    if (auto it = body.find(num); it != body.end() && !it->is_null() && !it->is_number())
-      bad(num, "must be a number, got " + type_name(*it));
   if (auto it = body.find("user"); it != body.end() && !it->is_null() && !it->is_string())
     bad("user", "must be a string, got " + type_name(*it));
-  if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null() && !it->is_object())
-    bad("logit_bias", "must be an object, got " + type_name(*it));
   // Ranges (temperature >= 0, top_p in (0, 1], ...) by the library's own
   // rules; its messages begin with the field's name.
   try {

@@ -33,6 +33,10 @@ struct ClassifyRequest {
   std::optional<std::vector<std::string>> labels;
   std::optional<std::string> template_text;
   std::optional<Calibration> calibration;
+  // "chat": true prompts through the model's chat template (see classify --chat).
+  bool chat = false;
+  std::optional<std::string> system;
+  std::string answer_prefix;
 };
 ClassifyRequest parse_classify(const nlohmann::json& body, const Limits& limits);
 
@@ -52,7 +56,17 @@ struct CompletionRequest {
   // greedy output (lm-evaluation-harness) send temperature 0. An absent seed
   // is 0, so even sampled answers repeat unless the client varies the seed.
   GenerateOptions sampling{.temperature = 1};
+  // "stream": true: server-sent events (one prompt, max_tokens > 0, no echo/logprobs).
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
 };
+
+// Fields OpenAI defines that this server does not implement: a non-default
+// value is a 400 naming the field (presence_penalty, frequency_penalty,
+// logit_bias, n / best_of != 1), never silently ignored.
+void refuse_unsupported_sampling(const nlohmann::json& body);
+// stream / stream_options of a completion or chat request.
+void parse_stream(const nlohmann::json& body, CompletionRequest& r);
 CompletionRequest parse_completion(const nlohmann::json& body, const Limits& limits);
 
 std::string_view calibration_name(Calibration c);

@@ -16,11 +16,13 @@
 #include "cloze/error.h"
 #include "cloze/result_row.h"
 #include "server/api_error.h"
+#include "server/chat_completions.h"
 #include "server/completion_json.h"
 #include "server/metrics.h"
 #include "server/model_worker.h"
 #include "server/requests.h"
 #include "server/try_page.h"
+#include "server/sse_stream.h"
 
 namespace cloze {
 
@@ -36,7 +38,8 @@ struct Route {
   const char* method;  // the one method it answers; others get 405
 };
 constexpr Route kRoutes[] = {{"/health", "GET"},       {"/metrics", "GET"},        {"/v1/models", "GET"},
-                             {"/v1/classify", "POST"}, {"/v1/completions", "POST"}};
+                             {"/v1/classify", "POST"}, {"/v1/completions", "POST"}, {"/v1/chat/completions", "POST"},
+                             {"/apply-template", "POST"}};
 
 // The metrics label of a path: one of ours, or "other" so that clients
 // probing random paths cannot grow the label set.
@@ -67,6 +70,8 @@ struct Server::Impl {
   const Tokenizer* tok = nullptr;
   std::atomic<bool> ready{false}, stopping{false}, in_run{false}, run_done{false};
   std::atomic<uint64_t> next_id{0};
+  std::optional<ModelChatTemplate> chat;         // set before attach
+  std::shared_ptr<const ChatTemplate> chat_tmpl;  // compiled once
   int port = -1;
   const long long started = static_cast<long long>(std::time(nullptr));
 
@@ -78,6 +83,9 @@ struct Server::Impl {
   void scoring(const char* endpoint, httplib::Response& res, F&& handle);
   void classify(const httplib::Request& req, httplib::Response& res);
   void completions(const httplib::Request& req, httplib::Response& res);
+  void chat_completions(const httplib::Request& req, httplib::Response& res);
+  void apply_template(const httplib::Request& req, httplib::Response& res);
+  const ChatTemplate& chat_template() const;
   std::string next_completion_id();
 };
 
@@ -114,6 +122,17 @@ void Server::Impl::classify(const httplib::Request& req, httplib::Response& res)
     if (r.labels) o.labels = *r.labels;
     if (r.template_text) o.template_text = *r.template_text;
     if (r.calibration) o.calibration = *r.calibration;
+    if (r.chat) {
+      chat_template();  // a 400 when there is none
+      ChatPromptOptions c;
+      c.system = r.system;
+      c.answer_prefix = r.answer_prefix;
+      try {
+        use_chat_prompt(o, *chat, c);
+      } catch (const Error& e) {
+        throw ApiError(400, std::string("chat: ") + e.what(), "chat");
+      }
+    }
     server::ClassifyOutcome out = worker->classify(std::move(o), r.texts).get();
     ordered_json results = ordered_json::array();
     for (size_t i = 0; i < r.texts.size(); ++i) {
@@ -135,6 +154,36 @@ std::string Server::Impl::next_completion_id() {
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/completions", res, [&] {
     server::CompletionRequest r = server::parse_completion(server::parse_body(req.body), limits());
+    if (r.stream) {
+      GenerateOptions o = r.sampling;
+      o.max_tokens = r.max_tokens;
+      const std::string id = next_completion_id();
+      const long long created = std::time(nullptr);
+      const std::string model_id = opt.model_id;
+      auto chunk = [id, created, model_id](const std::string& text, const std::optional<std::string>& finish) {
+        ordered_json c = {{"index", 0}, {"text", text}, {"logprobs", nullptr},
+                          {"finish_reason", finish ? ordered_json(*finish) : ordered_json(nullptr)}};
+        return ordered_json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_id},
+                            {"choices", ordered_json::array({c})}};
+      };
+      server::StreamFormat f;
+      f.piece = [chunk](const std::string& t) { return chunk(t, std::nullopt); };
+      const bool usage = r.include_usage;
+      f.finish = [chunk, usage](const server::GenerateOutcome& out) {
+        const auto& g = out.prompts.at(0);
+        std::vector<ordered_json> events{chunk("", server::openai_finish_reason(g.result.finish_reason))};
+        if (usage) {
+          ordered_json u = events.back();
+          u["choices"] = ordered_json::array();
+          u["usage"] = {{"prompt_tokens", g.prompt_ids.size()}, {"completion_tokens", g.result.ids.size()},
+                        {"total_tokens", g.prompt_ids.size() + g.result.ids.size()}};
+          events.push_back(std::move(u));
+        }
+        return events;
+      };
+      server::stream_generation(res, *worker, std::move(r.prompts), std::move(o), std::move(f));
+      return;
+    }
     if (r.max_tokens > 0) {
       // Generation, on the model thread like everything that runs the model;
       // logprobs then need the tokens scored, echoed or not.
@@ -153,6 +202,64 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     server::ScoreOutcome out = worker->score(r.prompts, top_n).get();
     res.set_content(dump(server::completion_json(r, out, *tok, next_completion_id(), opt.model_id, std::time(nullptr))),
                     kJson);
+  });
+}
+
+const ChatTemplate& Server::Impl::chat_template() const {
+  if (!chat_tmpl)
+    throw ApiError(400, "the served model has no chat template (none in its tokenizer_config.json or chat_template.jinja); "
+                        "start cloze serve with --chat-template FILE", "messages");
+  return *chat_tmpl;
+}
+
+void Server::Impl::chat_completions(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/chat/completions", res, [&] {
+    server::parse_body(req.body);  // the checks and messages of every endpoint
+    server::ChatRequest r = server::parse_chat(ordered_json::parse(req.body), limits());
+    const std::string rendered = server::render_chat(r, chat_template(), *chat);
+    r.completion.prompts = {server::chat_prompt_ids(rendered, *tok, limits())};
+    GenerateOptions o = r.completion.sampling;
+    o.max_tokens = r.completion.max_tokens;
+    char idbuf[40];
+    std::snprintf(idbuf, sizeof idbuf, "chatcmpl-%llx", static_cast<unsigned long long>(++next_id));
+    const std::string id = idbuf;
+    const long long created = std::time(nullptr);
+    if (r.completion.stream) {
+      const std::string model_id = opt.model_id;
+      server::StreamFormat f;
+      f.start.push_back(server::chat_chunk(id, model_id, created, {{"role", "assistant"}, {"content", ""}}, std::nullopt));
+      f.piece = [id, model_id, created](const std::string& t) {
+        return server::chat_chunk(id, model_id, created, {{"content", t}}, std::nullopt);
+      };
+      const bool usage = r.completion.include_usage;
+      f.finish = [id, model_id, created, usage](const server::GenerateOutcome& out) {
+        const auto& g = out.prompts.at(0);
+        std::vector<ordered_json> events{server::chat_chunk(id, model_id, created, ordered_json::object(),
+                                                            server::openai_finish_reason(g.result.finish_reason))};
+        if (usage) {
+          ordered_json u = events.back();
+          u["choices"] = ordered_json::array();
+          u["usage"] = {{"prompt_tokens", g.prompt_ids.size()}, {"completion_tokens", g.result.ids.size()},
+                        {"total_tokens", g.prompt_ids.size() + g.result.ids.size()}};
+          events.push_back(std::move(u));
+        }
+        return events;
+      };
+      server::stream_generation(res, *worker, std::move(r.completion.prompts), std::move(o), std::move(f));
+      return;
+    }
+    std::optional<size_t> top_n;
+    if (r.completion.logprobs) top_n = size_t(std::max(1, *r.completion.logprobs));
+    server::GenerateOutcome out = worker->generate(r.completion.prompts, std::move(o), top_n).get();
+    res.set_content(dump(server::chat_json(r, out, *tok, id, opt.model_id, created)), kJson);
+  });
+}
+
+void Server::Impl::apply_template(const httplib::Request& req, httplib::Response& res) {
+  scoring("/apply-template", res, [&] {
+    server::parse_body(req.body);
+    server::ChatRequest r = server::parse_apply_template(ordered_json::parse(req.body), limits());
+    res.set_content(dump({{"prompt", server::render_chat(r, chat_template(), *chat)}}), kJson);
   });
 }
 
@@ -188,6 +295,9 @@ void Server::Impl::setup() {
   });
   http.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
+  http.Post("/v1/chat/completions",
+            [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
+  http.Post("/apply-template", [this](const httplib::Request& req, httplib::Response& res) { apply_template(req, res); });
 
   // A known path with the wrong method: 405 naming the right one.
   for (const Route& r : kRoutes) {
@@ -273,6 +383,12 @@ int Server::bind() {
   });
   impl_->port = port;
   return port;
+}
+
+void Server::set_chat_template(ModelChatTemplate chat) {
+  if (impl_->ready) throw Error("serve: set the chat template before attaching the model");
+  impl_->chat_tmpl = std::make_shared<const ChatTemplate>(chat.source);
+  impl_->chat = std::move(chat);
 }
 
 void Server::attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Classifier> defaults) {
