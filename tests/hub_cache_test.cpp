@@ -74,7 +74,8 @@ TEST_F(HubCache, MissingModelSaysWhereItLookedAndWhatToDo) {
   } catch (const cloze::Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find((root_ / "hub" / "models--Qwen--Qwen2-1.5B").string()), std::string::npos) << m;
-    EXPECT_NE(m.find("--model"), std::string::npos) << m;
+    EXPECT_NE(m.find("give a local model directory"), std::string::npos) << m;
+    EXPECT_EQ(e.subject().name, "model");
   }
   try {
     cloze::resolve_model("Qwen/Qwen2-0.5B@v2");

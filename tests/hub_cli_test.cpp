@@ -120,7 +120,8 @@ TEST_F(HubCli, ClassifyWithTheDefaultModelOfflineFailsFastAndClearly) {
                        " does not exist) and the Hub could not be reached"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("point --model at a local directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("give a local model directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(--model)"), std::string::npos) << r.err;  // the CLI names the flag
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
 }
 

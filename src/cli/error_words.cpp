@@ -13,7 +13,7 @@ std::string flag_of(const std::string& option) {
       {"max_tokens", "--max-tokens"},   {"label_map", "--label-map"},
       {"text_column", "--text-column"}, {"id_column", "--id-column"},
       {"label_column", "--label-column"}, {"host", "--host"},
-      {"port", "--port"},
+      {"port", "--port"},               {"model", "--model"},
   };
   auto it = kFlags.find(option);
   return it == kFlags.end() ? "" : it->second;

@@ -91,17 +91,18 @@ std::vector<std::string> missing_model_files(const fs::path& dir) {
 
 // The ways to get a model without the Hub, for the end of cache errors.
 static const char* kOtherWays =
-    "set HF_HUB_CACHE/HF_HOME to a cache that holds the model, or point --model at a local directory with "
+    "set HF_HUB_CACHE/HF_HOME to a cache that holds the model, or give a local model directory with "
     "config.json, *.safetensors and tokenizer.json";
 
 fs::path resolve_model(const std::string& spec) { return resolve_model(spec, DownloadOptions{}); }
 
 fs::path resolve_model(const std::string& spec, const DownloadOptions& opt) {
-  if (spec.empty()) throw Error("--model is empty: give a model directory or a Hub id such as Qwen/Qwen2-0.5B");
+  if (spec.empty()) throw Error("the model is empty: give a model directory or a Hub id such as Qwen/Qwen2-0.5B", Subject::option("model"));
   if (fs::is_directory(spec)) return spec;
   auto id = parse_hub_id(spec);
   if (!id || spec.starts_with(".") || spec.starts_with("/"))
-    throw Error("model directory '" + spec + "' not found (and it is not a Hub id of the form org/name[@revision])");
+    throw Error("model directory '" + spec + "' not found (and it is not a Hub id of the form org/name[@revision])",
+                Subject::option("model"));
   std::string why;
   auto dir = find_in_cache(*id, &why);
   // A snapshot that lacks files cloze needs (say, only pytorch_model.bin was
@@ -111,7 +112,7 @@ fs::path resolve_model(const std::string& spec, const DownloadOptions& opt) {
     if (dir) return *dir;  // the loader names what is missing
     throw Error("model '" + spec + "' is not in the Hugging Face cache: " + why +
                 "; HF_HUB_OFFLINE is set, so it was not downloaded. Unset HF_HUB_OFFLINE to download it, " +
-                kOtherWays);
+                kOtherWays, Subject::option("model"));
   }
   try {
     return download_model(*id, opt);
@@ -119,7 +120,7 @@ fs::path resolve_model(const std::string& spec, const DownloadOptions& opt) {
     if (dir) return *dir;
     throw Error("model '" + spec + "' is not in the Hugging Face cache (" + why + ") and the Hub could not be reached (" +
                 e.what() + "). Connect to the internet and run again (or `cloze download " + spec +
-                "`), set HF_ENDPOINT to a reachable mirror, " + kOtherWays);
+                "`), set HF_ENDPOINT to a reachable mirror, " + kOtherWays, Subject::option("model"));
   }
 }
 
