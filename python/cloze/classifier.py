@@ -99,8 +99,10 @@ class Classifier:
             raise ClozeError(f"{self.model_name}: no tokenizer.json in the model directory {native.dir}")
         self._model = native
         self._clf = _cloze.Classifier(native, tok, template, labels, _check.text(label_prefix, "label_prefix"),
-                                      label_score, _calibration(calibrate), content_free, pmi_premise,
-                                      bool(special), truncate, max_tokens, batch_tokens, bool(label_mass))
+                                      _check.text(label_score, "label_score"), _calibration(calibrate),
+                                      content_free, None if pmi_premise is None else _check.text(pmi_premise, "pmi_premise"),
+                                      bool(special), _check.text(truncate, "truncate"), max_tokens, batch_tokens,
+                                      bool(label_mass))
         self.labels = list(self._clf.labels)
         self.template = template
 
@@ -119,12 +121,16 @@ class Classifier:
             raise ClozeError(r.error)
         return r
 
-    def classify(self, texts, progress=False):
-        """Results in input order. A text that cannot be scored (empty, too long
-        without truncate) raises ClozeError naming its index; non-strings too."""
+    def classify(self, texts, progress=False, on_error="raise"):
+        """Results in input order. Non-strings raise ClozeError naming their
+        index. A text that cannot be scored (empty, too long without
+        truncate) raises too, or with on_error="keep" gets a Result with
+        label None and `error` set, as `cloze classify --on-error keep`."""
+        if on_error not in ("raise", "keep"):
+            raise ClozeError(f"on_error={on_error!r} is not one of raise, keep")
         results = self._run(_check.texts_list(texts), progress)
         for i, r in enumerate(results):
-            if r.error is not None:
+            if r.error is not None and on_error == "raise":
                 raise ClozeError(f"texts[{i}]: {r.error}")
         return results
 

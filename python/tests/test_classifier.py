@@ -71,6 +71,8 @@ def test_bad_input_raises_cloze_error(qwen2_full, clf, tmp_path):
         (lambda: clf.classify("a single string"), "expected a list of strings"),
         (lambda: clf(None), "expected a string"),
         (lambda: clf.classify(["fine", ""]), r"texts\[1\]"),
+        (lambda: clf.classify(["fine"], on_error="skip"), "on_error='skip'"),
+        (lambda: cloze.Classifier(qwen2_full, truncate=3), "truncate: expected a string"),
         (lambda: clf.classify(["fine", "bad \ud800 surrogate"]), r"texts\[1\]: not valid Unicode"),
         (lambda: cloze.Classifier(str(tmp_path / "missing-model")), "missing-model"),
         (lambda: cloze.Classifier("no-such-org/no-such-model-xyz"), "no-such-org/no-such-model-xyz"),
@@ -90,6 +92,13 @@ def test_bad_input_raises_cloze_error(qwen2_full, clf, tmp_path):
                 call()
     finally:
         del os.environ["HF_HUB_OFFLINE"]
+
+
+def test_on_error_keep(clf):
+    kept = clf.classify(["great fun", "", "dull"], on_error="keep")
+    assert kept[0] == clf("great fun") and kept[2] == clf("dull")
+    assert kept[1].label is None and kept[1].error and kept[1].to_dict("") == {"text": "", "label": None,
+                                                                               "error": kept[1].error}
 
 
 def test_classify_frame_keeps_bad_rows_in_place(clf):

@@ -35,6 +35,8 @@ def test_dataframe_identical_to_single_process(client, qwen2_full, sst2):
     loads = client.run(lambda dask_worker: {k: p.loads for k, p in dask_worker.plugins.items()
                                             if k.startswith("cloze-classifier-")})
     assert len(loads) == 2 and all(list(v.values()) == [1] for v in loads.values()), loads
+    # and no worker fell back to a classifier of its own
+    assert client.run(lambda: len(cloze.dask._local)) == {w: 0 for w in loads}
     # again: no new load
     cloze.dask.classify(ddf, model=qwen2_full, text_column="text").compute()
     loads = client.run(lambda dask_worker: [p.loads for k, p in dask_worker.plugins.items()
