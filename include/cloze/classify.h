@@ -46,6 +46,12 @@ enum class Truncate { None, Left, Right };
 struct ClassifierOptions {
   std::string template_text = std::string(kSeedTemplate);
   std::vector<std::string> labels = {"positive", "negative"};
+  // Verbalizers: the ways each label may be said, one list per label in label
+  // order (e.g. positive: {"positive", "great", "good"}). Empty: each label is
+  // said only as itself. A label's score is the log of the summed probability
+  // of its verbalizers (each scored as label_prefix + verbalizer, multi-token
+  // ones by their sequence probability); see label_scores().
+  std::vector<std::vector<std::string>> verbalizers;
   // Each label is scored as the tokens of label_prefix + label.
   std::string label_prefix = " ";
   LabelScore label_score = LabelScore::Sum;
@@ -89,7 +95,11 @@ class Classifier {
 
   const ClassifierOptions& options() const { return opt_; }
   const std::vector<std::string>& labels() const { return opt_.labels; }
+  // The tokens of each label's first verbalizer (the label itself by default).
   const std::vector<std::vector<int32_t>>& label_tokens() const { return label_ids_; }
+  // Every verbalizer's tokens, labels in order, and the label each belongs to.
+  const std::vector<std::vector<int32_t>>& verbalizer_tokens() const { return seq_ids_; }
+  const std::vector<size_t>& verbalizer_labels() const { return seq_label_; }
   bool single_token_labels() const { return single_token_; }
   const std::vector<int32_t>& prefix_tokens() const { return prefix_ids_; }
   // Calibration reference: mean content-free probabilities (contextual) or
@@ -108,6 +118,8 @@ class Classifier {
   ClassifierOptions opt_;
   PromptTemplate template_;
   std::vector<std::vector<int32_t>> label_ids_;
+  std::vector<std::vector<int32_t>> seq_ids_;  // every verbalizer's tokens
+  std::vector<size_t> seq_label_;              // the label of each
   bool single_token_ = true;
   std::vector<int32_t> rows_;  // distinct vocabulary rows the labels need
   std::vector<int32_t> prefix_ids_;
@@ -116,6 +128,15 @@ class Classifier {
   size_t max_tokens_ = 0;
 };
 
+// Labels with verbalizers from JSON text: {"positive": ["positive", "great"],
+// "negative": "negative", ...} (a string is one verbalizer), labels in the
+// object's order. Throws cloze::Error naming `what` and the label at fault.
+struct LabelSet {
+  std::vector<std::string> labels;
+  std::vector<std::vector<std::string>> verbalizers;
+};
+LabelSet parse_label_set(std::string_view json_text, const std::string& what);
+
 // The math of scoring, pure functions so they can be checked by hand.
 std::vector<double> softmax(std::span<const double> scores);
 // p_i / ref_i, renormalized (contextual calibration).
@@ -123,5 +144,13 @@ std::vector<double> contextual_calibrate(std::span<const double> probs, std::spa
 // softmax(score_i - ref_i) (domain-conditional PMI).
 std::vector<double> pmi_calibrate(std::span<const double> scores, std::span<const double> ref);
 size_t argmax(std::span<const double> v);
+// log(sum exp(v_i)), stable; -inf for an empty v.
+double logsumexp(std::span<const double> v);
+// Per-label scores from per-verbalizer scores: the logsumexp of each label's
+// verbalizers' scores (a lone verbalizer's score passes through unchanged).
+// For log-probabilities that is the log of the label's summed probability;
+// for logits (all one token), the same up to a per-prompt constant that
+// softmax cancels.
+std::vector<double> label_scores(std::span<const double> seq_scores, std::span<const size_t> seq_label, size_t n_labels);
 
 }  // namespace cloze

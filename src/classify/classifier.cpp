@@ -34,21 +34,32 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   max_tokens_ = opt_.max_tokens ? opt_.max_tokens : model_.config().max_position_embeddings;
   if (opt_.labels.size() < 2)
     throw Error("need at least two labels to choose between, got " + std::to_string(opt_.labels.size()));
+  if (!opt_.verbalizers.empty() && opt_.verbalizers.size() != opt_.labels.size())
+    throw Error("verbalizers: " + std::to_string(opt_.verbalizers.size()) + " lists for " +
+                std::to_string(opt_.labels.size()) + " labels; give one list per label");
   std::map<std::vector<int32_t>, std::string> seen;
-  for (const auto& label : opt_.labels) {
+  for (size_t j = 0; j < opt_.labels.size(); ++j) {
+    const auto& label = opt_.labels[j];
     if (label.empty()) throw Error("labels: an empty label cannot be scored (check --labels for a stray comma)");
-    auto ids = tok_.encode(opt_.label_prefix + label, {.special = false});
-    if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing");
-    auto [it, fresh] = seen.emplace(ids, label);
-    if (!fresh)
-      throw Error(it->second == label ? "label " + in_quotes(label) + " is given twice"
-                                      : "labels " + in_quotes(it->second) + " and " + in_quotes(label) +
+    const std::vector<std::string> ways = opt_.verbalizers.empty() ? std::vector<std::string>{label} : opt_.verbalizers[j];
+    if (ways.empty()) throw Error("label " + in_quotes(label) + " has no verbalizers (give at least one way to say it)");
+    for (const auto& way : ways) {
+      if (way.empty()) throw Error("label " + in_quotes(label) + " has an empty verbalizer");
+      auto ids = tok_.encode(opt_.label_prefix + way, {.special = false});
+      if (ids.empty()) throw Error("label " + in_quotes(way) + " tokenizes to nothing");
+      auto [it, fresh] = seen.emplace(ids, way);
+      if (!fresh)
+        throw Error(it->second == way ? "label " + in_quotes(way) + " is given twice"
+                                      : "labels " + in_quotes(it->second) + " and " + in_quotes(way) +
                                             " tokenize identically, so they cannot be told apart");
-    if (ids.size() > 1) single_token_ = false;
-    label_ids_.push_back(std::move(ids));
+      if (ids.size() > 1) single_token_ = false;
+      if (seq_label_.empty() || seq_label_.back() != j) label_ids_.push_back(ids);
+      seq_ids_.push_back(std::move(ids));
+      seq_label_.push_back(j);
+    }
   }
   std::set<int32_t> rows;
-  for (const auto& ids : label_ids_) rows.insert(ids.begin(), ids.end());
+  for (const auto& ids : seq_ids_) rows.insert(ids.begin(), ids.end());
   rows_.assign(rows.begin(), rows.end());
 
   // The template's text before {text}, run once. Prompts share as many of its
@@ -164,7 +175,9 @@ std::vector<Classification> Classifier::run(std::span<const std::string> texts, 
 
 std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch, bool calibrate,
                                                     std::vector<std::vector<double>>* logprobs_out) {
-  const size_t n_labels = label_ids_.size();
+  // Scores are per verbalizer (`seq`) until the end, where each label's
+  // verbalizers are combined (label_scores).
+  const size_t n_labels = label_ids_.size(), n_seqs = seq_ids_.size();
   std::vector<Classification> res(batch.size());
   // Column of each vocabulary row in the restricted logits.
   std::map<int32_t, size_t> col;
@@ -191,12 +204,12 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
   const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out;
   auto first = model_.forward(items, {.rows = rows_, .logsumexp = need_lse});
 
-  // logprob[k][j]: log P(label j | prompt k), token by token.
-  std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_labels, 0.0));
-  std::vector<std::vector<double>> first_logit(items.size(), std::vector<double>(n_labels, 0.0));
+  // logprob[k][j]: log P(verbalizer j | prompt k), token by token.
+  std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_seqs, 0.0));
+  std::vector<std::vector<double>> first_logit(items.size(), std::vector<double>(n_seqs, 0.0));
   for (size_t k = 0; k < items.size(); ++k)
-    for (size_t j = 0; j < n_labels; ++j) {
-      first_logit[k][j] = first[k].logits[col[label_ids_[j][0]]];
+    for (size_t j = 0; j < n_seqs; ++j) {
+      first_logit[k][j] = first[k].logits[col[seq_ids_[j][0]]];
       if (need_lse) logprob[k][j] = first_logit[k][j] - first[k].lse[0];
     }
 
@@ -207,8 +220,8 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
     std::vector<ForwardItem> citems;
     std::vector<std::pair<size_t, size_t>> owner;  // (prompt k, label j)
     for (size_t k = 0; k < items.size(); ++k)
-      for (size_t j = 0; j < n_labels; ++j) {
-        const auto& lab = label_ids_[j];
+      for (size_t j = 0; j < n_seqs; ++j) {
+        const auto& lab = seq_ids_[j];
         if (lab.size() < 2) continue;
         conts.push_back(std::make_unique<KVCache>(model_, caches[k]));
         citems.push_back({conts.back().get(), std::span<const int32_t>(lab).first(lab.size() - 1), Outputs::All});
@@ -217,7 +230,7 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
     auto more = model_.forward(citems, {.rows = rows_, .logsumexp = true});
     for (size_t c = 0; c < citems.size(); ++c) {
       auto [k, j] = owner[c];
-      const auto& lab = label_ids_[j];
+      const auto& lab = seq_ids_[j];
       for (size_t p = 0; p + 1 < lab.size(); ++p)
         logprob[k][j] += more[c].logits[p * more[c].cols + col[lab[p + 1]]] - more[c].lse[p];
     }
@@ -225,13 +238,15 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
 
   for (size_t k = 0; k < items.size(); ++k) {
     Classification& r = res[which[k]];
+    std::vector<double> seq_scores;
     if (single_token_) {
-      r.scores = first_logit[k];
+      seq_scores = first_logit[k];
     } else {
-      r.scores = logprob[k];
+      seq_scores = logprob[k];
       if (opt_.label_score == LabelScore::Mean)
-        for (size_t j = 0; j < n_labels; ++j) r.scores[j] /= double(label_ids_[j].size());
+        for (size_t j = 0; j < n_seqs; ++j) seq_scores[j] /= double(seq_ids_[j].size());
     }
+    r.scores = label_scores(seq_scores, seq_label_, n_labels);
     if (need_lse) {
       r.label_mass = 0;
       for (double lp : logprob[k]) r.label_mass += std::exp(lp);
@@ -246,7 +261,7 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
   }
   if (logprobs_out) {
     logprobs_out->assign(batch.size(), {});
-    for (size_t k = 0; k < items.size(); ++k) (*logprobs_out)[which[k]] = logprob[k];
+    for (size_t k = 0; k < items.size(); ++k) (*logprobs_out)[which[k]] = label_scores(logprob[k], seq_label_, n_labels);
   }
   return res;
 }

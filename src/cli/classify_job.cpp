@@ -55,7 +55,7 @@ E pick(const std::string& flag, const std::string& v, std::initializer_list<std:
 void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--model,-m", f.model, "Model directory or Hub id (org/name[@revision])")->capture_default_str();
   cmd->add_option("--labels", f.labels, "Comma-separated labels")->capture_default_str();
-  cmd->add_option("--labels-file", f.labels_file, "File with one label per line (replaces --labels)");
+  cmd->add_option("--labels-file", f.labels_file, "File with one label per line, or JSON {label: [verbalizers]} (replaces --labels)");
   cmd->add_option("--template", f.template_text, "Prompt template with {text} (default: the seed notebook's)");
   cmd->add_option("--template-file", f.template_file, "Read the template from a file (exact bytes)");
   cmd->add_option("--label-prefix", f.label_prefix, "Text put before each label when scoring it")->capture_default_str();
@@ -86,8 +86,15 @@ Engine load_engine(const ClassifierFlags& f) {
   ClassifierOptions opt;
   if (!f.template_file.empty()) opt.template_text = read_file(f.template_file, "--template-file");
   else if (!f.template_text.empty()) opt.template_text = f.template_text;
-  if (!f.labels_file.empty()) {
-    std::istringstream in(read_file(f.labels_file, "--labels-file"));
+  const std::string labels_text = f.labels_file.empty() ? "" : read_file(f.labels_file, "--labels-file");
+  const size_t first = labels_text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && labels_text[first] == '{') {
+    // JSON: labels with verbalizers, {"positive": ["positive", "great"], ...}.
+    LabelSet set = parse_label_set(labels_text, "--labels-file " + f.labels_file);
+    opt.labels = std::move(set.labels);
+    opt.verbalizers = std::move(set.verbalizers);
+  } else if (!f.labels_file.empty()) {
+    std::istringstream in(labels_text);
     opt.labels.clear();
     for (std::string line; std::getline(in, line);) {
       if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -76,7 +76,7 @@ std::vector<int32_t> default_eos_ids(const Model& model, const Tokenizer* tok) {
 }
 
 GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opt, const TokenCallback& on_token) {
+                        const GenerateOptions& opt, const TokenCallback& on_token, const GeneratePrefix& prefix) {
   validate(opt);
   if (prompt.empty()) throw Error("generate: the prompt has no tokens; give at least one");
   if (!tok && !opt.stop.empty()) throw Error("generate: stop strings need a tokenizer (the model has no tokenizer.json)");
@@ -106,8 +106,12 @@ GenerateResult generate(Model& model, const Tokenizer* tok, std::span<const int3
   gen::StopStrings stops(opt.stop);
 
   // Prefill: the whole prompt in one pass; full-vocabulary logits of its last position.
-  KVCache cache(model);
-  ForwardItem item{&cache, prompt, Outputs::Last};
+  if (prefix.kv && (prefix.len >= prompt.size() || prefix.len > prefix.kv->size()))
+    throw Error("generate: a prefix of " + std::to_string(prefix.len) + " tokens does not fit a prompt of " +
+                std::to_string(prompt.size()) + " and a cache of " + std::to_string(prefix.kv->size()));
+  const size_t reused = prefix.kv ? prefix.len : 0;
+  KVCache cache(model, reused ? prefix.kv : nullptr, reused);
+  ForwardItem item{&cache, prompt.subspan(reused), Outputs::Last};
   std::vector<float> logits = std::move(model.forward({&item, 1})[0].logits);
 
   for (;;) {

@@ -1,5 +1,7 @@
 #include "server/model_worker.h"
 
+#include <algorithm>
+
 #include "cloze/error.h"
 #include "server/api_error.h"
 
@@ -20,7 +22,7 @@ std::string param_of(const std::string& message) {
 
 ModelWorker::ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
     : model_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
-      cache_(model, tokenizer, options.classifier_cache), eos_ids_(default_eos_ids(model, &tokenizer)) {
+      cache_(model, tokenizer, options.classifier_cache), prefix_(model, options.prefix_cache_bytes), eos_ids_(default_eos_ids(model, &tokenizer)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -121,7 +123,8 @@ void ModelWorker::loop() {
         }
       }
     }
-    if (batch[0]->is_classify) run_classify(batch);
+    if (batch[0]->task) batch[0]->task();
+    else if (batch[0]->is_classify) run_classify(batch);
     else if (batch[0]->is_generate) run_generate(*batch[0]);
     else run_score(*batch[0]);
   }
@@ -184,7 +187,7 @@ void ModelWorker::run_score(Job& job) {
       std::vector<int32_t> ids = prompt_ids(job, i);
       tokens += ids.size();
       if (job.top_n) {
-        out.prompts.push_back(score_prompt(model_, std::move(ids), *job.top_n));
+        out.prompts.push_back(score_prompt_cached(model_, std::move(ids), *job.top_n, prefix_cache()));
       } else {
         PromptScores s;
         s.ids = std::move(ids);
@@ -210,8 +213,21 @@ void ModelWorker::run_generate(Job& job) {
     for (size_t i = 0; i < job.prompts.size(); ++i) {
       Generated g;
       g.prompt_ids = prompt_ids(job, i);
+      // With the prefix cache, a prompt whose start was seen before prefills
+      // only the rest. When logprobs are asked the prompt is scored first
+      // (those rows are needed anyway), so the generation continues from its
+      // KV and the final scoring of prompt + generated reuses its rows.
+      PromptKV pk;
+      if (PrefixCache* pc = prefix_cache(); pc && g.prompt_ids.size() > 1) {
+        if (job.top_n) {
+          score_prompt_cached(model_, g.prompt_ids, *job.top_n, pc, &pk);
+        } else if (auto hit = pc->lookup(g.prompt_ids, std::nullopt); hit.entry) {
+          pk = {hit.entry->kv, std::min({hit.common, hit.entry->kv_len, g.prompt_ids.size() - 1})};
+          pc->reused_tokens += pk.len;
+        }
+      }
       try {
-        g.result = cloze::generate(model_, &tok_, g.prompt_ids, o);
+        g.result = cloze::generate(model_, &tok_, g.prompt_ids, o, {}, {pk.len ? pk.kv : nullptr, pk.len});
       } catch (const Error& e) {
         // The library's checks left to it here are about the prompt (one
         // that fills the whole context leaves no room to generate).
@@ -225,7 +241,7 @@ void ModelWorker::run_generate(Job& job) {
         // the same numbers) as a max_tokens 0 request for the prompt.
         std::vector<int32_t> all = g.prompt_ids;
         all.insert(all.end(), g.result.ids.begin(), g.result.ids.end());
-        g.scores = score_prompt(model_, std::move(all), *job.top_n);
+        g.scores = score_prompt_cached(model_, std::move(all), *job.top_n, prefix_cache());
       }
       out.prompts.push_back(std::move(g));
     }

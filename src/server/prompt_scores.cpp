@@ -38,16 +38,11 @@ std::vector<std::pair<int32_t, double>> top_n(std::span<const float> row, size_t
 
 }  // namespace
 
-PromptScores score_prompt(Model& model, std::vector<int32_t> ids, size_t n) {
-  PromptScores s;
-  s.ids = std::move(ids);
+void score_rows(Model& model, KVCache& cache, PromptScores& s, size_t from, size_t n) {
   const size_t len = s.ids.size();
-  s.logprobs.assign(len, 0.0);
-  s.top.assign(len, {});
-  KVCache cache(model);
   // Position p's output row predicts token p + 1; the last position's row
   // would predict past the prompt, so it is not asked for.
-  for (size_t start = 0; start + 1 < len; start += kChunk) {
+  for (size_t start = from; start + 1 < len; start += kChunk) {
     const size_t count = std::min(kChunk, len - 1 - start);
     ForwardItem item{&cache, std::span<const int32_t>(s.ids).subspan(start, count), Outputs::All};
     ForwardResult r = std::move(model.forward({&item, 1})[0]);
@@ -59,6 +54,15 @@ PromptScores score_prompt(Model& model, std::vector<int32_t> ids, size_t n) {
       s.top[next] = top_n(row, n, lse);
     }
   }
+}
+
+PromptScores score_prompt(Model& model, std::vector<int32_t> ids, size_t n) {
+  PromptScores s;
+  s.ids = std::move(ids);
+  s.logprobs.assign(s.ids.size(), 0.0);
+  s.top.assign(s.ids.size(), {});
+  KVCache cache(model);
+  score_rows(model, cache, s, 0, n);
   return s;
 }
 

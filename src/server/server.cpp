@@ -20,6 +20,8 @@
 #include "server/metrics.h"
 #include "server/model_worker.h"
 #include "server/requests.h"
+#include "server/score_routes.h"
+#include "server/tokenizer_routes.h"
 
 namespace cloze {
 
@@ -35,7 +37,9 @@ struct Route {
   const char* method;  // the one method it answers; others get 405
 };
 constexpr Route kRoutes[] = {{"/health", "GET"},       {"/metrics", "GET"},        {"/v1/models", "GET"},
-                             {"/v1/classify", "POST"}, {"/v1/completions", "POST"}};
+                             {"/v1/classify", "POST"}, {"/v1/completions", "POST"},
+                             {"/tokenizer_info", "GET"}, {"/tokenize", "POST"},   {"/detokenize", "POST"},
+                             {"/v1/score", "POST"},      {"/v1/rerank", "POST"}};
 
 // The metrics label of a path: one of ours, or "other" so that clients
 // probing random paths cannot grow the label set.
@@ -64,6 +68,7 @@ struct Server::Impl {
   std::unique_ptr<server::ModelWorker> worker;
   Model* model = nullptr;
   const Tokenizer* tok = nullptr;
+  server::TokenizerInfo tok_info;
   std::atomic<bool> ready{false}, stopping{false}, in_run{false}, run_done{false};
   std::atomic<uint64_t> next_id{0};
   int port = -1;
@@ -77,6 +82,8 @@ struct Server::Impl {
   void scoring(const char* endpoint, httplib::Response& res, F&& handle);
   void classify(const httplib::Request& req, httplib::Response& res);
   void completions(const httplib::Request& req, httplib::Response& res);
+  void score(const httplib::Request& req, httplib::Response& res);
+  void rerank(const httplib::Request& req, httplib::Response& res);
   std::string next_completion_id();
 };
 
@@ -110,7 +117,10 @@ void Server::Impl::classify(const httplib::Request& req, httplib::Response& res)
   scoring("/v1/classify", res, [&] {
     server::ClassifyRequest r = server::parse_classify(server::parse_body(req.body), limits());
     ClassifierOptions o = opt.classifier;
-    if (r.labels) o.labels = *r.labels;
+    if (r.labels) {
+      o.labels = *r.labels;
+      o.verbalizers = r.verbalizers.value_or(std::vector<std::vector<std::string>>{});
+    }
     if (r.template_text) o.template_text = *r.template_text;
     if (r.calibration) o.calibration = *r.calibration;
     server::ClassifyOutcome out = worker->classify(std::move(o), r.texts).get();
@@ -155,6 +165,41 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   });
 }
 
+void Server::Impl::score(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/score", res, [&] {
+    auto r = std::make_shared<server::ScoreRequest>(server::parse_score(server::parse_body(req.body), *tok, limits()));
+    Model& m = *model;
+    auto lp = worker->submit<std::vector<std::vector<double>>>([r, &m] {
+      try {
+        return next_token_logprobs(m, r->prompts, r->label_token_ids);
+      } catch (const Error& e) {
+        throw ApiError(400, std::string("items: ") + e.what(), "items");
+      }
+    }).get();
+    res.set_content(dump(server::score_json(*r, lp, opt.model_id)), kJson);
+  });
+}
+
+void Server::Impl::rerank(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/rerank", res, [&] {
+    auto r = std::make_shared<server::RerankRequest>(server::parse_rerank(server::parse_body(req.body), limits()));
+    Model& m = *model;
+    const Tokenizer& t = *tok;
+    const RerankOptions ro = opt.rerank;
+    auto rel = worker->submit<std::vector<double>>([r, &m, &t, ro] {
+      try {
+        return cloze::rerank(m, t, ro, r->query, r->documents);
+      } catch (const Error& e) {
+        throw ApiError(400, std::string("documents: ") + e.what(), "documents");
+      }
+    }).get();
+    size_t tokens = 0;
+    for (const auto& d : r->documents) tokens += tok->encode(fill_rerank_template(ro.template_text, r->query, d)).size();
+    res.set_content(dump(server::rerank_json(*r, rel, "rerank-" + next_completion_id().substr(5), opt.model_id, tokens)),
+                    kJson);
+  });
+}
+
 void Server::Impl::setup() {
   const size_t threads = opt.http_threads ? opt.http_threads : 1;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -183,6 +228,21 @@ void Server::Impl::setup() {
   });
   http.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
+  http.Post("/v1/score", [this](const httplib::Request& req, httplib::Response& res) { score(req, res); });
+  http.Post("/v1/rerank", [this](const httplib::Request& req, httplib::Response& res) { rerank(req, res); });
+  http.Get("/tokenizer_info", [this](const httplib::Request&, httplib::Response& res) {
+    scoring("/tokenizer_info", res, [&] { res.set_content(dump(server::tokenizer_info_json(tok_info)), kJson); });
+  });
+  http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    scoring("/tokenize", res, [&] {
+      res.set_content(dump(server::tokenize_json(server::parse_body(req.body), *tok, limits())), kJson);
+    });
+  });
+  http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    scoring("/detokenize", res, [&] {
+      res.set_content(dump(server::detokenize_json(server::parse_body(req.body), *tok, limits())), kJson);
+    });
+  });
 
   // A known path with the wrong method: 405 naming the right one.
   for (const Route& r : kRoutes) {
@@ -273,6 +333,7 @@ void Server::attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Cl
   if (impl_->ready) throw Error("serve: a model is already attached");
   impl_->model = &model;
   impl_->tok = &tokenizer;
+  impl_->tok_info = server::read_tokenizer_info(model.dir(), tokenizer, model.config().max_position_embeddings);
   if (defaults) impl_->opt.classifier = defaults->options();
   impl_->worker = std::make_unique<server::ModelWorker>(model, tokenizer, impl_->opt, impl_->metrics);
   if (defaults) impl_->worker->preload(std::move(defaults));
