@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloze/model.h"
@@ -67,6 +68,19 @@ struct ClassifierOptions {
   size_t max_tokens = 0;           // prompt length limit; 0 = model's max_position_embeddings
   size_t max_batch_tokens = 4096;  // new tokens per forward pass
   bool label_mass = true;          // needs a logsumexp over the vocabulary
+  // Multi-label: every label is judged on its own and all that reach
+  // `threshold` are reported (Classification::passing). With label_template
+  // (holding {text} and {label}) each label is a yes/no question and its
+  // probability is p(yes) / (p(yes) + p(no)) of the answer tokens; without,
+  // it is the label's own probability after the prompt (its verbalizers'
+  // summed sequence probability).
+  // The N likeliest next tokens at the answer position, to see what the model
+  // wanted to say when label_mass is low (costs the full vocabulary row).
+  size_t top_alternatives = 0;
+  bool multi_label = false;
+  std::string label_template;
+  double threshold = 0.5;
+  std::string answer_yes = " yes", answer_no = " no";  // one token each
 };
 
 struct Classification {
@@ -81,6 +95,11 @@ struct Classification {
   size_t prompt_tokens = 0;
   bool truncated = false;
   std::string error;           // why this text could not be scored
+  // Multi-label: the labels whose probability reaches the threshold, most
+  // probable first (probs then holds each label's own probability).
+  std::vector<size_t> passing;
+  // top_alternatives: (token id, probability), likeliest first.
+  std::vector<std::pair<int32_t, double>> top;
 };
 
 class Classifier {
@@ -94,6 +113,7 @@ class Classifier {
   std::vector<Classification> classify(std::span<const std::string> texts);
 
   const ClassifierOptions& options() const { return opt_; }
+  const Tokenizer& tokenizer() const { return tok_; }
   const std::vector<std::string>& labels() const { return opt_.labels; }
   // The tokens of each label's first verbalizer (the label itself by default).
   const std::vector<std::vector<int32_t>>& label_tokens() const { return label_ids_; }
@@ -112,6 +132,10 @@ class Classifier {
                                           std::vector<std::vector<double>>* logprobs = nullptr);
   Prepared prepare(const std::string& text, bool allow_empty) const;
   std::vector<Classification> run(std::span<const std::string> texts, bool allow_empty, bool calibrate);
+  // Multi-label with a label template: one yes/no question per (text, label).
+  std::vector<Classification> ask_each_label(std::span<const std::string> texts);
+  void check_multi_label();
+  void set_passing(Classification& c) const;
 
   Model& model_;
   const Tokenizer& tok_;
@@ -126,6 +150,7 @@ class Classifier {
   std::shared_ptr<const KVCache> prefix_cache_;
   std::vector<double> calib_ref_;
   size_t max_tokens_ = 0;
+  int32_t yes_id_ = -1, no_id_ = -1;  // multi-label questions' answers
 };
 
 // Labels with verbalizers from JSON text: {"positive": ["positive", "great"],
@@ -144,6 +169,9 @@ std::vector<double> contextual_calibrate(std::span<const double> probs, std::spa
 // softmax(score_i - ref_i) (domain-conditional PMI).
 std::vector<double> pmi_calibrate(std::span<const double> scores, std::span<const double> ref);
 size_t argmax(std::span<const double> v);
+// The question a label template asks: {text} and {label} filled in one pass
+// (so a text containing "{label}" stays as it is).
+std::string fill_label_question(std::string_view tmpl, std::string_view text, std::string_view label);
 // log(sum exp(v_i)), stable; -inf for an empty v.
 double logsumexp(std::span<const double> v);
 // Per-label scores from per-verbalizer scores: the logsumexp of each label's

@@ -27,6 +27,20 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
+// The n largest entries of a full logits row as (id, probability), largest
+// first, ties to the lower id. row: [vocab]; lse: its logsumexp.
+std::vector<std::pair<int32_t, double>> top_tokens(std::span<const float> row, size_t n, double lse) {
+  std::vector<int32_t> ids(row.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
+  n = std::min(n, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + long(n), ids.end(), [&](int32_t a, int32_t b) {
+    return row[size_t(a)] > row[size_t(b)] || (row[size_t(a)] == row[size_t(b)] && a < b);
+  });
+  std::vector<std::pair<int32_t, double>> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(ids[i], std::exp(double(row[size_t(ids[i])]) - lse));
+  return out;
+}
+
 }  // namespace
 
 Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptions options)
@@ -61,6 +75,8 @@ Classifier::Classifier(Model& model, const Tokenizer& tokenizer, ClassifierOptio
   std::set<int32_t> rows;
   for (const auto& ids : seq_ids_) rows.insert(ids.begin(), ids.end());
   rows_.assign(rows.begin(), rows.end());
+
+  if (opt_.multi_label) check_multi_label();
 
   // The template's text before {text}, run once. Prompts share as many of its
   // tokens as their own tokenization agrees with (usually all but the last).
@@ -148,6 +164,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
 }
 
 std::vector<Classification> Classifier::classify(std::span<const std::string> texts) {
+  if (opt_.multi_label && !opt_.label_template.empty()) return ask_each_label(texts);
   return run(texts, /*allow_empty=*/false, /*calibrate=*/true);
 }
 
@@ -179,9 +196,11 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
   // verbalizers are combined (label_scores).
   const size_t n_labels = label_ids_.size(), n_seqs = seq_ids_.size();
   std::vector<Classification> res(batch.size());
-  // Column of each vocabulary row in the restricted logits.
+  // Column of each vocabulary row in the restricted logits (every row, in
+  // vocabulary order, when the top alternatives are wanted).
+  const bool full_row = opt_.top_alternatives > 0;
   std::map<int32_t, size_t> col;
-  for (size_t j = 0; j < rows_.size(); ++j) col[rows_[j]] = j;
+  for (size_t j = 0; j < rows_.size(); ++j) col[rows_[j]] = full_row ? size_t(rows_[j]) : j;
 
   // Pass 1: every prompt, answer position only.
   std::vector<std::shared_ptr<KVCache>> caches;
@@ -201,8 +220,10 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
                      Outputs::Last, /*keep_kv=*/!single_token_});
     which.push_back(i);
   }
-  const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out;
-  auto first = model_.forward(items, {.rows = rows_, .logsumexp = need_lse});
+  const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out ||
+                        opt_.multi_label || full_row;
+  auto first = model_.forward(items, {.rows = full_row ? std::span<const int32_t>() : std::span<const int32_t>(rows_),
+                                      .logsumexp = need_lse});
 
   // logprob[k][j]: log P(verbalizer j | prompt k), token by token.
   std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_seqs, 0.0));
@@ -256,6 +277,13 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
       r.probs = contextual_calibrate(r.probs, calib_ref_);
     else if (calibrate && opt_.calibration == Calibration::Pmi)
       r.probs = pmi_calibrate(r.scores, calib_ref_);
+    if (opt_.multi_label) {
+      // Each label's own probability: exp of its log-probability after the prompt.
+      r.probs = label_scores(logprob[k], seq_label_, n_labels);
+      for (double& p : r.probs) p = std::exp(p);
+      set_passing(r);
+    }
+    if (full_row) r.top = top_tokens({first[k].logits.data(), first[k].cols}, opt_.top_alternatives, first[k].lse[0]);
     r.label_index = argmax(r.probs);
     r.label = opt_.labels[r.label_index];
   }

@@ -68,6 +68,12 @@ void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--threads,-t", f.threads, "Worker threads (default: all cores)");
   cmd->add_option("--batch-tokens", f.batch_tokens, "New tokens per forward pass")->capture_default_str();
   cmd->add_flag("--no-special", f.no_special, "Treat special-token strings in texts as plain text");
+  cmd->add_flag("--multi-label", f.multi_label,
+                "Judge each label on its own; output every label whose probability reaches --threshold");
+  cmd->add_option("--label-template", f.label_template,
+                  "--multi-label: a yes/no question per label, with {text} and {label} (p(\" yes\") vs p(\" no\"))");
+  cmd->add_option("--threshold", f.threshold, "--multi-label: probability a label must reach")->capture_default_str();
+  cmd->add_option("--top", f.top, "Also output the N likeliest next tokens at the answer position");
 }
 
 void add_input_flags(CLI::App* cmd, InputFlags& f) {
@@ -114,6 +120,11 @@ Engine load_engine(const ClassifierFlags& f) {
   if (f.batch_tokens == 0) throw Error("--batch-tokens must be positive");
   opt.max_batch_tokens = f.batch_tokens;
   opt.parse_special = !f.no_special;
+  if (!f.label_template.empty() && !f.multi_label) throw Error("--label-template asks a question per label; it needs --multi-label");
+  opt.multi_label = f.multi_label;
+  opt.label_template = f.label_template;
+  opt.threshold = f.threshold;
+  opt.top_alternatives = f.top;
 
   Engine e;
   // Check the template before the (slow) model load.

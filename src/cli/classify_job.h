@@ -26,6 +26,10 @@ struct ClassifierFlags {
   std::string content_free;
   size_t max_tokens = 0, threads = 0, batch_tokens = 4096;
   bool no_special = false;
+  bool multi_label = false;
+  std::string label_template;
+  double threshold = 0.5;
+  size_t top = 0;
 };
 
 struct InputFlags {

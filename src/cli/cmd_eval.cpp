@@ -32,6 +32,9 @@ void run_eval(EvalArgs& a) {
   Engine e = load_engine(a.clf);
   const auto& labels = e.classifier->labels();
   ConfusionMatrix cm(labels);
+  // --multi-label: gold is a set of labels ("a|b" or a JSON list).
+  const bool multi = e.classifier->options().multi_label;
+  MultiLabelMetrics ml(labels);
   size_t errors = 0, tokens = 0;
   double mass = 0;
   std::unique_ptr<std::ofstream> pred_file;
@@ -43,6 +46,33 @@ void run_eval(EvalArgs& a) {
   }
   size_t n = run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
     if (!r.label) throw Error("input line " + std::to_string(r.line) + ": no gold label in column '" + a.label_column + "'");
+    if (multi) {
+      std::vector<std::string> gold;
+      try {
+        for (const auto& g : MultiLabelMetrics::parse_gold(*r.label)) gold.push_back(map.empty() ? g : map.map(g));
+      } catch (const Error& err) {
+        throw Error("input line " + std::to_string(r.line) + ": " + err.what());
+      }
+      if (pred) {
+        Row row = result_row(r, c, *e.classifier, !a.in.id_column.empty());
+        row["gold"] = gold;
+        pred->write(row);
+      }
+      if (!c.error.empty()) {
+        ++errors;
+        return;
+      }
+      std::vector<std::string> predicted;
+      for (size_t j : c.passing) predicted.push_back(labels[j]);
+      try {
+        ml.add(gold, predicted);
+      } catch (const Error& err) {
+        throw Error("input line " + std::to_string(r.line) + ": " + err.what() + "; map it with --label-map NAME=LABEL");
+      }
+      mass += c.label_mass;
+      tokens += c.prompt_tokens;
+      return;
+    }
     const std::string& gold = map.empty() ? *r.label : map.map(*r.label);
     if (std::find(labels.begin(), labels.end(), gold) == labels.end()) {
       std::string all;
@@ -65,17 +95,19 @@ void run_eval(EvalArgs& a) {
   });
   if (pred) pred->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const size_t scored = cm.total();
+  const size_t scored = multi ? ml.total() : cm.total();
 
   nlohmann::ordered_json j;
   j["model"] = e.model->dir().string();
   j["n"] = n;
   j["scored"] = scored;
   j["errors"] = errors;
-  j["accuracy"] = cm.accuracy();
-  j["macro_f1"] = cm.macro_f1();
+  // Multi-label: accuracy is exact match (every label right).
+  j["accuracy"] = multi ? ml.exact_match() : cm.accuracy();
+  j["macro_f1"] = multi ? ml.macro_f1() : cm.macro_f1();
+  if (multi) j["micro_f1"] = ml.micro_f1();
   j["mean_label_mass"] = scored ? mass / double(scored) : 0.0;
-  j["metrics"] = cm.to_json();
+  j["metrics"] = multi ? ml.to_json() : cm.to_json();
   j["seconds"] = seconds;
   j["load_seconds"] = e.load_seconds;
   j["texts_per_s"] = double(n) / seconds;
@@ -87,11 +119,16 @@ void run_eval(EvalArgs& a) {
   }
   std::printf("model        %s\n", e.model->dir().string().c_str());
   std::printf("texts        %zu (%zu scored, %zu could not be scored)\n", n, scored, errors);
-  std::printf("accuracy     %.4f\n", cm.accuracy());
-  std::printf("macro-F1     %.4f\n", cm.macro_f1());
+  if (multi) {
+    std::printf("exact match  %.4f\n", ml.exact_match());
+    std::printf("micro-F1     %.4f\n", ml.micro_f1());
+  } else {
+    std::printf("accuracy     %.4f\n", cm.accuracy());
+  }
+  std::printf("macro-F1     %.4f\n", j["macro_f1"].get<double>());
   std::printf("label mass   %.4f (mean probability of answering with a label)\n",
               j["mean_label_mass"].get<double>());
-  std::printf("\n%s\n", cm.format().c_str());
+  std::printf("\n%s\n", multi ? ml.format().c_str() : cm.format().c_str());
   std::printf("time         %.2f s (model load %.2f s), %.2f texts/s, %.0f prompt tokens/s, %zu threads\n", seconds,
               e.load_seconds, double(n) / seconds, double(tokens) / seconds, e.model->threads());
 }
