@@ -25,6 +25,7 @@ struct ServeArgs {
   int timeout_s = 30;
   size_t prefix_cache_mb = 256;
   std::string rerank_template;
+  std::string rerank_yes = " yes", rerank_no = " no";
 };
 
 void run_serve(ServeArgs& a) {
@@ -40,6 +41,8 @@ void run_serve(ServeArgs& a) {
       throw Error("--rerank-template must contain {document} (and usually {query})");
     a.srv.rerank.template_text = a.rerank_template;
   }
+  a.srv.rerank.yes = a.rerank_yes;
+  a.srv.rerank.no = a.rerank_no;
 
   // Signals go to one thread that waits for them (blocked everywhere else,
   // which the threads started below inherit), so stopping is ordinary code.
@@ -106,6 +109,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rerank-template", a->rerank_template,
                   "POST /v1/rerank prompt with {query} and {document}; scored as p(\" yes\") vs p(\" no\")");
+  cmd->add_option("--rerank-yes", a->rerank_yes, "/v1/rerank: the answer token meaning relevant")->capture_default_str();
+  cmd->add_option("--rerank-no", a->rerank_no, "/v1/rerank: the answer token meaning not relevant")->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Read / write timeout per connection, seconds")->capture_default_str();
   cmd->callback([a] { run_serve(*a); });
 }
