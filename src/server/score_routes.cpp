@@ -5,6 +5,8 @@
 #include <numeric>
 
 #include "cloze/classify.h"
+#include "cloze/error.h"
+#include "server/api_error.h"
 
 namespace cloze::server {
 
@@ -159,6 +161,34 @@ ordered_json rerank_json(const RerankRequest& req, const std::vector<double>& re
   j["usage"] = {{"total_tokens", prompt_tokens}};
   j["meta"] = {{"billed_units", {{"search_units", 1}}}};
   return j;
+}
+
+ordered_json answer_score(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker, Model& model,
+                          const std::string& model_id) {
+  auto r = std::make_shared<ScoreRequest>(parse_score(body, tok, lim));
+  auto lp = worker.submit<std::vector<std::vector<double>>>([r, &model] {
+    try {
+      return next_token_logprobs(model, r->prompts, r->label_token_ids);
+    } catch (const Error& e) {
+      throw ApiError(400, std::string("items: ") + e.what(), "items");
+    }
+  }).get();
+  return score_json(*r, lp, model_id);
+}
+
+ordered_json answer_rerank(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker, Model& model,
+                           const RerankOptions& options, const std::string& id, const std::string& model_id) {
+  auto r = std::make_shared<RerankRequest>(parse_rerank(body, lim));
+  auto rel = worker.submit<std::vector<double>>([r, &model, &tok, options] {
+    try {
+      return rerank(model, tok, options, r->query, r->documents);
+    } catch (const Error& e) {
+      throw ApiError(400, std::string("documents: ") + e.what(), "documents");
+    }
+  }).get();
+  size_t tokens = 0;
+  for (const auto& d : r->documents) tokens += tok.encode(fill_rerank_template(options.template_text, r->query, d)).size();
+  return rerank_json(*r, rel, id, model_id, tokens);
 }
 
 }  // namespace cloze::server

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cloze/score.h"
+#include "server/model_worker.h"
 #include "server/requests.h"
 
 namespace cloze::server {
@@ -46,5 +47,13 @@ struct RerankRequest {
 RerankRequest parse_rerank(const nlohmann::json& body, const Limits& limits);
 nlohmann::ordered_json rerank_json(const RerankRequest& req, const std::vector<double>& relevance,
                                    const std::string& id, const std::string& model, size_t prompt_tokens);
+
+// Whole requests: parse, score on the model thread, format. The library's
+// errors about the prompts become 400s naming items / documents.
+nlohmann::ordered_json answer_score(const nlohmann::json& body, const Tokenizer& tok, const Limits& limits,
+                                    ModelWorker& worker, Model& model, const std::string& model_id);
+nlohmann::ordered_json answer_rerank(const nlohmann::json& body, const Tokenizer& tok, const Limits& limits,
+                                     ModelWorker& worker, Model& model, const RerankOptions& options,
+                                     const std::string& id, const std::string& model_id);
 
 }  // namespace cloze::server

@@ -167,35 +167,15 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
 
 void Server::Impl::score(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/score", res, [&] {
-    auto r = std::make_shared<server::ScoreRequest>(server::parse_score(server::parse_body(req.body), *tok, limits()));
-    Model& m = *model;
-    auto lp = worker->submit<std::vector<std::vector<double>>>([r, &m] {
-      try {
-        return next_token_logprobs(m, r->prompts, r->label_token_ids);
-      } catch (const Error& e) {
-        throw ApiError(400, std::string("items: ") + e.what(), "items");
-      }
-    }).get();
-    res.set_content(dump(server::score_json(*r, lp, opt.model_id)), kJson);
+    res.set_content(dump(server::answer_score(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.model_id)),
+                    kJson);
   });
 }
 
 void Server::Impl::rerank(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/rerank", res, [&] {
-    auto r = std::make_shared<server::RerankRequest>(server::parse_rerank(server::parse_body(req.body), limits()));
-    Model& m = *model;
-    const Tokenizer& t = *tok;
-    const RerankOptions ro = opt.rerank;
-    auto rel = worker->submit<std::vector<double>>([r, &m, &t, ro] {
-      try {
-        return cloze::rerank(m, t, ro, r->query, r->documents);
-      } catch (const Error& e) {
-        throw ApiError(400, std::string("documents: ") + e.what(), "documents");
-      }
-    }).get();
-    size_t tokens = 0;
-    for (const auto& d : r->documents) tokens += tok->encode(fill_rerank_template(ro.template_text, r->query, d)).size();
-    res.set_content(dump(server::rerank_json(*r, rel, "rerank-" + next_completion_id().substr(5), opt.model_id, tokens)),
+    res.set_content(dump(server::answer_rerank(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.rerank,
+                                               "rerank-" + next_completion_id().substr(5), opt.model_id)),
                     kJson);
   });
 }
