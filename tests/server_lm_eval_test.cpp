@@ -159,6 +159,25 @@ TEST_F(LmEval, Loglikelihood) {
     // The echo carries the prompt and the one generated token.
     EXPECT_EQ(out["choices"][i]["logprobs"]["token_logprobs"].size(), inputs[i].size() + 1);
   }
+  // A continuation that is the model's own argmax after the context is greedy
+  // by lm-eval's test too.
+  auto [c, k] = encode_pair("The capital of France is", " Paris");
+  std::string list;
+  for (int id : c) {
+    if (!list.empty()) list += ",";
+    list += std::to_string(id);
+  }
+  auto r = cloze::test::run_command(std::string(CLOZE_BIN) + " logits --threads 1 --model " +
+                                    cloze::test::full_vocab_qwen2().string() + " --ids " + list);
+  ASSERT_EQ(r.status, 0);
+  std::vector<double> last = json::parse(r.out)["logits"][0].get<std::vector<double>>();
+  std::vector<int> inp = c;
+  inp.push_back(int(std::max_element(last.begin(), last.end()) - last.begin()));
+  auto greedy = parse_logprobs(post("/v1/completions", ll_payload(json::array({inp}))), {c.size()});
+  auto want = direct(inp, c.size());
+  EXPECT_TRUE(want.second);
+  EXPECT_TRUE(greedy[0].second);
+  EXPECT_NEAR(greedy[0].first, want.first, 1e-6);
 }
 
 TEST_F(LmEval, LoglikelihoodRolling) {

@@ -37,7 +37,8 @@ void PrefixCache::insert(Entry e) {
   lru_.push_front(std::move(e));
   by_kv_[key] = lru_.begin();
   touch(key);
-  while (bytes_ > max_bytes_ && !lru_.empty()) {
+  // Bytes bound the memory; the entry count bounds lookup's linear scan.
+  while ((bytes_ > max_bytes_ || lru_.size() > kMaxEntries) && !lru_.empty()) {
     bytes_ -= lru_.back().bytes;
     by_kv_.erase(lru_.back().kv.get());
     lru_.pop_back();

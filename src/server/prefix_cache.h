@@ -59,6 +59,7 @@ class PrefixCache {
   size_t bytes() const { return bytes_; }
   size_t size() const { return lru_.size(); }
   size_t max_bytes() const { return max_bytes_; }
+  static constexpr size_t kMaxEntries = 4096;
   // Tokens whose KV (and rows) came from the cache, and tokens run.
   size_t reused_tokens = 0, computed_tokens = 0;
 
