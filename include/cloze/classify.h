@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloze/model.h"
@@ -47,6 +48,12 @@ enum class Truncate { None, Left, Right };
 struct ClassifierOptions {
   std::string template_text = std::string(kSeedTemplate);
   std::vector<std::string> labels = {"positive", "negative"};
+  // Verbalizers: the ways each label may be said, one list per label in label
+  // order (e.g. positive: {"positive", "great", "good"}). Empty: each label is
+  // said only as itself. A label's score is the log of the summed probability
+  // of its verbalizers (each scored as label_prefix + verbalizer, multi-token
+  // ones by their sequence probability); see label_scores().
+  std::vector<std::vector<std::string>> verbalizers;
   // Each label is scored as the tokens of label_prefix + label.
   std::string label_prefix = " ";
   LabelScore label_score = LabelScore::Sum;
@@ -68,6 +75,19 @@ struct ClassifierOptions {
   // rendering holds BOS where the model wants it). template_text then only
   // names the shared prefix (its part before {text}) and the PMI premise.
   std::function<std::string(const std::string& text)> render_prompt;
+  // Multi-label: every label is judged on its own and all that reach
+  // `threshold` are reported (Classification::passing). With label_template
+  // (holding {text} and {label}) each label is a yes/no question and its
+  // probability is p(yes) / (p(yes) + p(no)) of the answer tokens; without,
+  // it is the label's own probability after the prompt (its verbalizers'
+  // summed sequence probability).
+  // The N likeliest next tokens at the answer position, to see what the model
+  // wanted to say when label_mass is low (costs the full vocabulary row).
+  size_t top_alternatives = 0;
+  bool multi_label = false;
+  std::string label_template;
+  double threshold = 0.5;
+  std::string answer_yes = " yes", answer_no = " no";  // one token each
 };
 
 struct Classification {
@@ -82,6 +102,11 @@ struct Classification {
   size_t prompt_tokens = 0;
   bool truncated = false;
   std::string error;           // why this text could not be scored
+  // Multi-label: the labels whose probability reaches the threshold, most
+  // probable first (probs then holds each label's own probability).
+  std::vector<size_t> passing;
+  // top_alternatives: (token id, probability), likeliest first.
+  std::vector<std::pair<int32_t, double>> top;
 };
 
 class Classifier {
@@ -100,8 +125,13 @@ class Classifier {
   std::vector<Classification> classify(std::span<const std::string> texts);
 
   const ClassifierOptions& options() const { return opt_; }
+  const Tokenizer& tokenizer() const { return tok_; }
   const std::vector<std::string>& labels() const { return opt_.labels; }
+  // The tokens of each label's first verbalizer (the label itself by default).
   const std::vector<std::vector<int32_t>>& label_tokens() const { return label_ids_; }
+  // Every verbalizer's tokens, labels in order, and the label each belongs to.
+  const std::vector<std::vector<int32_t>>& verbalizer_tokens() const { return seq_ids_; }
+  const std::vector<size_t>& verbalizer_labels() const { return seq_label_; }
   bool single_token_labels() const { return single_token_; }
   const std::vector<int32_t>& prefix_tokens() const { return prefix_ids_; }
   // The token ids scored for `text` (before any truncation).
@@ -119,6 +149,10 @@ class Classifier {
   std::vector<int32_t> label_ids(const std::string& label) const;
   std::vector<int32_t> encode_prompt(const std::string& text) const;
   std::vector<Classification> run(std::span<const std::string> texts, bool allow_empty, bool calibrate);
+  // Multi-label with a label template: one yes/no question per (text, label).
+  std::vector<Classification> ask_each_label(std::span<const std::string> texts);
+  void check_multi_label();
+  void set_passing(Classification& c) const;
 
   std::unique_ptr<RunContext> own_ctx_;  // when made from a Model
   RunContext& ctx_;
@@ -127,13 +161,25 @@ class Classifier {
   ClassifierOptions opt_;
   PromptTemplate template_;
   std::vector<std::vector<int32_t>> label_ids_;
+  std::vector<std::vector<int32_t>> seq_ids_;  // every verbalizer's tokens
+  std::vector<size_t> seq_label_;              // the label of each
   bool single_token_ = true;
   std::vector<int32_t> rows_;  // distinct vocabulary rows the labels need
   std::vector<int32_t> prefix_ids_;
   std::shared_ptr<const KVCache> prefix_cache_;
   std::vector<double> calib_ref_;
   size_t max_tokens_ = 0;
+  int32_t yes_id_ = -1, no_id_ = -1;  // multi-label questions' answers
 };
+
+// Labels with verbalizers from JSON text: {"positive": ["positive", "great"],
+// "negative": "negative", ...} (a string is one verbalizer), labels in the
+// object's order. Throws cloze::Error naming `what` and the label at fault.
+struct LabelSet {
+  std::vector<std::string> labels;
+  std::vector<std::vector<std::string>> verbalizers;
+};
+LabelSet parse_label_set(std::string_view json_text, const std::string& what);
 
 // The math of scoring, pure functions so they can be checked by hand.
 std::vector<double> softmax(std::span<const double> scores);
@@ -142,5 +188,16 @@ std::vector<double> contextual_calibrate(std::span<const double> probs, std::spa
 // softmax(score_i - ref_i) (domain-conditional PMI).
 std::vector<double> pmi_calibrate(std::span<const double> scores, std::span<const double> ref);
 size_t argmax(std::span<const double> v);
+// The question a label template asks: {text} and {label} filled in one pass
+// (so a text containing "{label}" stays as it is).
+std::string fill_label_question(std::string_view tmpl, std::string_view text, std::string_view label);
+// log(sum exp(v_i)), stable; -inf for an empty v.
+double logsumexp(std::span<const double> v);
+// Per-label scores from per-verbalizer scores: the logsumexp of each label's
+// verbalizers' scores (a lone verbalizer's score passes through unchanged).
+// For log-probabilities that is the log of the label's summed probability;
+// for logits (all one token), the same up to a per-prompt constant that
+// softmax cancels.
+std::vector<double> label_scores(std::span<const double> seq_scores, std::span<const size_t> seq_label, size_t n_labels);
 
 }  // namespace cloze

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,10 +78,20 @@ std::vector<int32_t> default_eos_ids(const Model& model, const Tokenizer* tok);
 // Generates up to opt.max_tokens tokens after `prompt` (at least one id).
 // `tok` may be null (ids only; then opt.stop must be empty). Stops early at
 // the context limit (max_position_embeddings) with finish_reason "length".
+// The KV of the prompt's first `len` tokens, already computed (a server's
+// prefix cache): the prefill runs only the rest. len < prompt size; the
+// results are bitwise those without it.
+struct GeneratePrefix {
+  std::shared_ptr<const KVCache> kv;
+  size_t len = 0;
+};
+
 GenerateResult generate(RunContext& ctx, const Tokenizer* tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opt, const TokenCallback& on_token = {});
+                        const GenerateOptions& opt, const TokenCallback& on_token = {},
+                        const GeneratePrefix& prefix = {});
 // The same on a run context of its own (the model's default thread count).
 GenerateResult generate(const Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opt, const TokenCallback& on_token = {});
+                        const GenerateOptions& opt, const TokenCallback& on_token = {},
+                        const GeneratePrefix& prefix = {});
 
 }  // namespace cloze

@@ -58,6 +58,37 @@ class ConfusionMatrix {
   size_t total_ = 0;
 };
 
+// Multi-label evaluation: every label is a yes/no decision per example.
+// Per-label precision / recall / F1, micro-F1 (true/false positives and
+// negatives pooled over labels), macro-F1 (the unweighted mean of per-label
+// F1, zero_division=0 as above) and exact-match (subset) accuracy.
+class MultiLabelMetrics {
+ public:
+  // Throws cloze::Error if `labels` is empty or has a duplicate.
+  explicit MultiLabelMetrics(std::vector<std::string> labels);
+  // Throws cloze::Error naming a label that is not in the list.
+  void add(const std::vector<std::string>& gold, const std::vector<std::string>& predicted);
+
+  const std::vector<std::string>& labels() const { return labels_; }
+  size_t total() const { return total_; }
+  ClassStats stats(size_t label) const;
+  double micro_f1() const;
+  double macro_f1() const;
+  double exact_match() const;
+  // {"n","exact_match","micro_f1","macro_f1","per_class":{label:{precision,recall,f1,support,predicted}}}
+  nlohmann::ordered_json to_json() const;
+  std::string format() const;
+
+  // Gold labels as datasets write them: "a|b" or a JSON list ["a", "b"];
+  // empty text is no label. Throws cloze::Error on a malformed JSON list.
+  static std::vector<std::string> parse_gold(const std::string& field);
+
+ private:
+  std::vector<std::string> labels_;
+  std::vector<size_t> tp_, fp_, fn_;
+  size_t total_ = 0, exact_ = 0;
+};
+
 // Renames labels found in the data: "pos=positive,neg=negative". Labels not
 // in the map pass through unchanged, and an empty spec is the identity.
 class LabelMap {

@@ -15,6 +15,7 @@
 #include "cloze/chat.h"
 #include "cloze/classify.h"
 #include "cloze/model.h"
+#include "cloze/score.h"
 #include "cloze/tokenizer.h"
 
 namespace cloze {
@@ -33,6 +34,12 @@ struct ServerOptions {
   size_t max_queue = 256;                   // queued requests; beyond: 503
   size_t max_batch_texts = 512;             // texts per classify call
   size_t classifier_cache = 16;             // (labels, template, calibrate) kept
+  // KV (and per-position scores) of recent completion prompts, reused by
+  // later prompts that start with the same tokens; 0 turns reuse off.
+  size_t prefix_cache_bytes = size_t(256) << 20;
+  // POST /v1/rerank: the relevance prompt ({query}, {document}) and the two
+  // one-token answers whose probabilities are compared.
+  RerankOptions rerank;
   int read_timeout_s = 30, write_timeout_s = 30;
   int keep_alive_timeout_s = 5;             // idle keep-alive connections close after it
   int retry_after_s = 1;                    // Retry-After of a 503

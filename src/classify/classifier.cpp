@@ -27,6 +27,20 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
+// The n largest entries of a full logits row as (id, probability), largest
+// first, ties to the lower id. row: [vocab]; lse: its logsumexp.
+std::vector<std::pair<int32_t, double>> top_tokens(std::span<const float> row, size_t n, double lse) {
+  std::vector<int32_t> ids(row.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
+  n = std::min(n, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + long(n), ids.end(), [&](int32_t a, int32_t b) {
+    return row[size_t(a)] > row[size_t(b)] || (row[size_t(a)] == row[size_t(b)] && a < b);
+  });
+  std::vector<std::pair<int32_t, double>> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(ids[i], std::exp(double(row[size_t(ids[i])]) - lse));
+  return out;
+}
+
 }  // namespace
 
 Classifier::Classifier(RunContext& ctx, const Tokenizer& tokenizer, ClassifierOptions options)
@@ -40,25 +54,37 @@ Classifier::Classifier(std::unique_ptr<RunContext> own, RunContext* ctx, const T
     : own_ctx_(std::move(own)), ctx_(ctx ? *ctx : *own_ctx_), model_(ctx_.model()), tok_(tokenizer), opt_(std::move(options)), template_(opt_.template_text) {
   max_tokens_ = opt_.max_tokens ? opt_.max_tokens : model_.config().max_position_embeddings;
   if (opt_.labels.size() < 2)
-    throw Error("need at least two labels to choose between, got " + std::to_string(opt_.labels.size()),
-                Subject::option("labels"));
+    throw Error("need at least two labels to choose between, got " + std::to_string(opt_.labels.size()), Subject::option("labels"));
+  if (!opt_.verbalizers.empty() && opt_.verbalizers.size() != opt_.labels.size())
+    throw Error("verbalizers: " + std::to_string(opt_.verbalizers.size()) + " lists for " +
+                std::to_string(opt_.labels.size()) + " labels; give one list per label", Subject::option("labels"));
   std::map<std::vector<int32_t>, std::string> seen;
-  for (const auto& label : opt_.labels) {
+  for (size_t j = 0; j < opt_.labels.size(); ++j) {
+    const auto& label = opt_.labels[j];
     if (label.empty()) throw Error("labels: an empty label cannot be scored (a stray comma in the list?)", Subject::option("labels"));
-    auto ids = label_ids(label);
-    if (ids.empty()) throw Error("label " + in_quotes(label) + " tokenizes to nothing", Subject::option("labels"));
-    auto [it, fresh] = seen.emplace(ids, label);
-    if (!fresh)
-      throw Error(it->second == label ? "label " + in_quotes(label) + " is given twice"
-                                      : "labels " + in_quotes(it->second) + " and " + in_quotes(label) +
+    const std::vector<std::string> ways = opt_.verbalizers.empty() ? std::vector<std::string>{label} : opt_.verbalizers[j];
+    if (ways.empty()) throw Error("label " + in_quotes(label) + " has no verbalizers (give at least one way to say it)", Subject::option("labels"));
+    for (const auto& way : ways) {
+      if (way.empty()) throw Error("label " + in_quotes(label) + " has an empty verbalizer", Subject::option("labels"));
+      auto ids = label_ids(way);
+      if (ids.empty()) throw Error("label " + in_quotes(way) + " tokenizes to nothing", Subject::option("labels"));
+      auto [it, fresh] = seen.emplace(ids, way);
+      if (!fresh)
+        throw Error(it->second == way ? "label " + in_quotes(way) + " is given twice"
+                                      : "labels " + in_quotes(it->second) + " and " + in_quotes(way) +
                                             " tokenize identically, so they cannot be told apart",
-                  Subject::option("labels"));
-    if (ids.size() > 1) single_token_ = false;
-    label_ids_.push_back(std::move(ids));
+                    Subject::option("labels"));
+      if (ids.size() > 1) single_token_ = false;
+      if (seq_label_.empty() || seq_label_.back() != j) label_ids_.push_back(ids);
+      seq_ids_.push_back(std::move(ids));
+      seq_label_.push_back(j);
+    }
   }
   std::set<int32_t> rows;
-  for (const auto& ids : label_ids_) rows.insert(ids.begin(), ids.end());
+  for (const auto& ids : seq_ids_) rows.insert(ids.begin(), ids.end());
   rows_.assign(rows.begin(), rows.end());
+
+  if (opt_.multi_label) check_multi_label();
 
   // The template's text before {text}, run once. Prompts share as many of its
   // tokens as their own tokenization agrees with (usually all but the last);
@@ -175,6 +201,7 @@ Classifier::Prepared Classifier::prepare(const std::string& text, bool allow_emp
 }
 
 std::vector<Classification> Classifier::classify(std::span<const std::string> texts) {
+  if (opt_.multi_label && !opt_.label_template.empty()) return ask_each_label(texts);
   return run(texts, /*allow_empty=*/false, /*calibrate=*/true);
 }
 
@@ -202,11 +229,15 @@ std::vector<Classification> Classifier::run(std::span<const std::string> texts, 
 
 std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch, bool calibrate,
                                                     std::vector<std::vector<double>>* logprobs_out) {
-  const size_t n_labels = label_ids_.size();
+  // Scores are per verbalizer (`seq`) until the end, where each label's
+  // verbalizers are combined (label_scores).
+  const size_t n_labels = label_ids_.size(), n_seqs = seq_ids_.size();
   std::vector<Classification> res(batch.size());
-  // Column of each vocabulary row in the restricted logits.
+  // Column of each vocabulary row in the restricted logits (every row, in
+  // vocabulary order, when the top alternatives are wanted).
+  const bool full_row = opt_.top_alternatives > 0;
   std::map<int32_t, size_t> col;
-  for (size_t j = 0; j < rows_.size(); ++j) col[rows_[j]] = j;
+  for (size_t j = 0; j < rows_.size(); ++j) col[rows_[j]] = full_row ? size_t(rows_[j]) : j;
 
   // Pass 1: every prompt, answer position only.
   std::vector<std::shared_ptr<KVCache>> caches;
@@ -226,15 +257,17 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
                      Outputs::Last, /*keep_kv=*/!single_token_});
     which.push_back(i);
   }
-  const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out;
-  auto first = ctx_.forward(items, {.rows = rows_, .logsumexp = need_lse});
+  const bool need_lse = opt_.label_mass || !single_token_ || opt_.calibration == Calibration::Pmi || logprobs_out ||
+                        opt_.multi_label || full_row;
+  auto first = ctx_.forward(items, {.rows = full_row ? std::span<const int32_t>() : std::span<const int32_t>(rows_),
+                                      .logsumexp = need_lse});
 
-  // logprob[k][j]: log P(label j | prompt k), token by token.
-  std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_labels, 0.0));
-  std::vector<std::vector<double>> first_logit(items.size(), std::vector<double>(n_labels, 0.0));
+  // logprob[k][j]: log P(verbalizer j | prompt k), token by token.
+  std::vector<std::vector<double>> logprob(items.size(), std::vector<double>(n_seqs, 0.0));
+  std::vector<std::vector<double>> first_logit(items.size(), std::vector<double>(n_seqs, 0.0));
   for (size_t k = 0; k < items.size(); ++k)
-    for (size_t j = 0; j < n_labels; ++j) {
-      first_logit[k][j] = first[k].logits[col[label_ids_[j][0]]];
+    for (size_t j = 0; j < n_seqs; ++j) {
+      first_logit[k][j] = first[k].logits[col[seq_ids_[j][0]]];
       if (need_lse) logprob[k][j] = first_logit[k][j] - first[k].lse[0];
     }
 
@@ -245,8 +278,8 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
     std::vector<ForwardItem> citems;
     std::vector<std::pair<size_t, size_t>> owner;  // (prompt k, label j)
     for (size_t k = 0; k < items.size(); ++k)
-      for (size_t j = 0; j < n_labels; ++j) {
-        const auto& lab = label_ids_[j];
+      for (size_t j = 0; j < n_seqs; ++j) {
+        const auto& lab = seq_ids_[j];
         if (lab.size() < 2) continue;
         conts.push_back(std::make_unique<KVCache>(model_, caches[k]));
         citems.push_back({conts.back().get(), std::span<const int32_t>(lab).first(lab.size() - 1), Outputs::All});
@@ -255,7 +288,7 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
     auto more = ctx_.forward(citems, {.rows = rows_, .logsumexp = true});
     for (size_t c = 0; c < citems.size(); ++c) {
       auto [k, j] = owner[c];
-      const auto& lab = label_ids_[j];
+      const auto& lab = seq_ids_[j];
       for (size_t p = 0; p + 1 < lab.size(); ++p)
         logprob[k][j] += more[c].logits[p * more[c].cols + col[lab[p + 1]]] - more[c].lse[p];
     }
@@ -263,13 +296,15 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
 
   for (size_t k = 0; k < items.size(); ++k) {
     Classification& r = res[which[k]];
+    std::vector<double> seq_scores;
     if (single_token_) {
-      r.scores = first_logit[k];
+      seq_scores = first_logit[k];
     } else {
-      r.scores = logprob[k];
+      seq_scores = logprob[k];
       if (opt_.label_score == LabelScore::Mean)
-        for (size_t j = 0; j < n_labels; ++j) r.scores[j] /= double(label_ids_[j].size());
+        for (size_t j = 0; j < n_seqs; ++j) seq_scores[j] /= double(seq_ids_[j].size());
     }
+    r.scores = label_scores(seq_scores, seq_label_, n_labels);
     if (need_lse) {
       r.label_mass = 0;
       for (double lp : logprob[k]) r.label_mass += std::exp(lp);
@@ -279,12 +314,19 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
       r.probs = contextual_calibrate(r.probs, calib_ref_);
     else if (calibrate && opt_.calibration == Calibration::Pmi)
       r.probs = pmi_calibrate(r.scores, calib_ref_);
+    if (opt_.multi_label) {
+      // Each label's own probability: exp of its log-probability after the prompt.
+      r.probs = label_scores(logprob[k], seq_label_, n_labels);
+      for (double& p : r.probs) p = std::exp(p);
+      set_passing(r);
+    }
+    if (full_row) r.top = top_tokens({first[k].logits.data(), first[k].cols}, opt_.top_alternatives, first[k].lse[0]);
     r.label_index = argmax(r.probs);
     r.label = opt_.labels[r.label_index];
   }
   if (logprobs_out) {
     logprobs_out->assign(batch.size(), {});
-    for (size_t k = 0; k < items.size(); ++k) (*logprobs_out)[which[k]] = logprob[k];
+    for (size_t k = 0; k < items.size(); ++k) (*logprobs_out)[which[k]] = label_scores(logprob[k], seq_label_, n_labels);
   }
   return res;
 }

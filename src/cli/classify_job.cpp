@@ -55,7 +55,7 @@ E pick(const std::string& flag, const std::string& v, std::initializer_list<std:
 void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--model,-m", f.model, "Model directory or Hub id (org/name[@revision])")->capture_default_str();
   cmd->add_option("--labels", f.labels, "Comma-separated labels")->capture_default_str();
-  cmd->add_option("--labels-file", f.labels_file, "File with one label per line (replaces --labels)");
+  cmd->add_option("--labels-file", f.labels_file, "File with one label per line, or JSON {label: [verbalizers]} (replaces --labels)");
   cmd->add_option("--template", f.template_text, "Prompt template with {text} (default: the seed notebook's)");
   cmd->add_option("--template-file", f.template_file, "Read the template from a file (exact bytes)");
   cmd->add_option("--label-prefix", f.label_prefix, "Text put before each label when scoring it")->capture_default_str();
@@ -74,6 +74,12 @@ void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--system", f.system, "System message for --chat");
   cmd->add_option("--answer-prefix", f.answer_prefix, "Text after the assistant's turn header for --chat (e.g. \"The sentiment is\")");
   add_chat_flags(*cmd, f.chat_flags);
+  cmd->add_flag("--multi-label", f.multi_label,
+                "Judge each label on its own; output every label whose probability reaches --threshold");
+  cmd->add_option("--label-template", f.label_template,
+                  "--multi-label: a yes/no question per label, with {text} and {label} (p(\" yes\") vs p(\" no\"))");
+  cmd->add_option("--threshold", f.threshold, "--multi-label: probability a label must reach")->capture_default_str();
+  cmd->add_option("--top", f.top, "Also output the N likeliest next tokens at the answer position");
 }
 
 void add_input_flags(CLI::App* cmd, InputFlags& f) {
@@ -92,8 +98,15 @@ Engine load_engine(const ClassifierFlags& f) {
   ClassifierOptions opt;
   if (!f.template_file.empty()) opt.template_text = read_file(f.template_file, "--template-file");
   else if (!f.template_text.empty()) opt.template_text = f.template_text;
-  if (!f.labels_file.empty()) {
-    std::istringstream in(read_file(f.labels_file, "--labels-file"));
+  const std::string labels_text = f.labels_file.empty() ? "" : read_file(f.labels_file, "--labels-file");
+  const size_t first = labels_text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && labels_text[first] == '{') {
+    // JSON: labels with verbalizers, {"positive": ["positive", "great"], ...}.
+    LabelSet set = parse_label_set(labels_text, "--labels-file " + f.labels_file);
+    opt.labels = std::move(set.labels);
+    opt.verbalizers = std::move(set.verbalizers);
+  } else if (!f.labels_file.empty()) {
+    std::istringstream in(labels_text);
     opt.labels.clear();
     for (std::string line; std::getline(in, line);) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -113,6 +126,11 @@ Engine load_engine(const ClassifierFlags& f) {
   if (f.batch_tokens == 0) throw Error("--batch-tokens must be positive");
   opt.max_batch_tokens = f.batch_tokens;
   opt.parse_special = !f.no_special;
+  if (!f.label_template.empty() && !f.multi_label) throw Error("--label-template asks a question per label; it needs --multi-label");
+  opt.multi_label = f.multi_label;
+  opt.label_template = f.label_template;
+  opt.threshold = f.threshold;
+  opt.top_alternatives = f.top;
 
   Engine e;
   // Check the template before the (slow) model load.

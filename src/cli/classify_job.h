@@ -32,6 +32,10 @@ struct ClassifierFlags {
   std::optional<std::string> system;
   std::string answer_prefix;
   ChatFlags chat_flags;
+  bool multi_label = false;
+  std::string label_template;
+  double threshold = 0.5;
+  size_t top = 0;
 };
 
 struct InputFlags {

@@ -74,8 +74,14 @@ void run_eval(EvalArgs& a) {
   const auto& labels = e.classifier->labels();
   EvalSummary summary(labels, e.classifier->options().calibration != Calibration::None);
   const ConfusionMatrix& cm = summary.confusion();
+  // --multi-label: gold is a set of labels ("a|b" or a JSON list).
+  const bool multi = e.classifier->options().multi_label;
+  if (multi && (!a.report.empty() || !a.report_json.empty()))
+    throw Error("eval: --report/--report-json describe single-label runs (confusion matrix, reliability); "
+                "drop them or --multi-label");
   // Unwritable report paths fail before the run, not after it.
   ReportFile report_out(a.report, "--report"), report_json_out(a.report_json, "--report-json");
+  MultiLabelMetrics ml(labels);
   size_t errors = 0, tokens = 0;
   double mass = 0;
   std::unique_ptr<std::ofstream> pred_file;
@@ -87,6 +93,33 @@ void run_eval(EvalArgs& a) {
   }
   size_t n = run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
     if (!r.label) throw Error("input line " + std::to_string(r.line) + ": no gold label in column '" + a.label_column + "'");
+    if (multi) {
+      std::vector<std::string> gold;
+      try {
+        for (const auto& g : MultiLabelMetrics::parse_gold(*r.label)) gold.push_back(map.empty() ? g : map.map(g));
+      } catch (const Error& err) {
+        throw Error("input line " + std::to_string(r.line) + ": " + err.what());
+      }
+      if (pred) {
+        Row row = result_row(r, c, *e.classifier, !a.in.id_column.empty());
+        row["gold"] = gold;
+        pred->write(row);
+      }
+      if (!c.error.empty()) {
+        ++errors;
+        return;
+      }
+      std::vector<std::string> predicted;
+      for (size_t j : c.passing) predicted.push_back(labels[j]);
+      try {
+        ml.add(gold, predicted);
+      } catch (const Error& err) {
+        throw Error("input line " + std::to_string(r.line) + ": " + err.what() + "; map it with --label-map NAME=LABEL");
+      }
+      mass += c.label_mass;
+      tokens += c.prompt_tokens;
+      return;
+    }
     const std::string& gold = map.empty() ? *r.label : map.map(*r.label);
     if (std::find(labels.begin(), labels.end(), gold) == labels.end()) {
       std::string all;
@@ -109,19 +142,23 @@ void run_eval(EvalArgs& a) {
   });
   if (pred) pred->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const size_t scored = cm.total();
+  const size_t scored = multi ? ml.total() : cm.total();
 
   nlohmann::ordered_json j;
   j["model"] = e.model->dir().string();
   j["n"] = n;
   j["scored"] = scored;
   j["errors"] = errors;
-  j["accuracy"] = cm.accuracy();
-  j["macro_f1"] = cm.macro_f1();
+  // Multi-label: accuracy is exact match (every label right).
+  j["accuracy"] = multi ? ml.exact_match() : cm.accuracy();
+  j["macro_f1"] = multi ? ml.macro_f1() : cm.macro_f1();
+  if (multi) j["micro_f1"] = ml.micro_f1();
   j["mean_label_mass"] = scored ? mass / double(scored) : 0.0;
-  j["metrics"] = cm.to_json();
-  const nlohmann::ordered_json extra = summary.to_json();
-  for (const auto& [k, v] : extra.items()) j[k] = v;
+  j["metrics"] = multi ? ml.to_json() : cm.to_json();
+  if (!multi) {
+    const nlohmann::ordered_json extra = summary.to_json();
+    for (const auto& [k, v] : extra.items()) j[k] = v;
+  }
   j["seconds"] = seconds;
   j["load_seconds"] = e.load_seconds;
   j["texts_per_s"] = double(n) / seconds;
@@ -156,18 +193,24 @@ void run_eval(EvalArgs& a) {
   }
   std::printf("model        %s\n", e.model->dir().string().c_str());
   std::printf("texts        %zu (%zu scored, %zu could not be scored)\n", n, scored, errors);
-  std::printf("accuracy     %.4f\n", cm.accuracy());
-  std::printf("macro-F1     %.4f\n", cm.macro_f1());
-  const BootstrapIntervals& ci = summary.intervals();
-  std::printf("95%% CI       accuracy %.4f-%.4f, macro-F1 %.4f-%.4f (bootstrap, %zu resamples)\n", ci.accuracy.low,
-              ci.accuracy.high, ci.macro_f1.low, ci.macro_f1.high, ci.options.resamples);
-  if (auto before = summary.reliability_uncalibrated())
-    std::printf("ECE          %.4f (before calibration %.4f)\n", summary.reliability().ece, before->ece);
-  else
-    std::printf("ECE          %.4f (10 bins)\n", summary.reliability().ece);
+  if (multi) {
+    std::printf("exact match  %.4f\n", ml.exact_match());
+    std::printf("micro-F1     %.4f\n", ml.micro_f1());
+    std::printf("macro-F1     %.4f\n", ml.macro_f1());
+  } else {
+    std::printf("accuracy     %.4f\n", cm.accuracy());
+    std::printf("macro-F1     %.4f\n", cm.macro_f1());
+    const BootstrapIntervals& ci = summary.intervals();
+    std::printf("95%% CI       accuracy %.4f-%.4f, macro-F1 %.4f-%.4f (bootstrap, %zu resamples)\n", ci.accuracy.low,
+                ci.accuracy.high, ci.macro_f1.low, ci.macro_f1.high, ci.options.resamples);
+    if (auto before = summary.reliability_uncalibrated())
+      std::printf("ECE          %.4f (before calibration %.4f)\n", summary.reliability().ece, before->ece);
+    else
+      std::printf("ECE          %.4f (10 bins)\n", summary.reliability().ece);
+  }
   std::printf("label mass   %.4f (mean probability of answering with a label)\n",
               j["mean_label_mass"].get<double>());
-  std::printf("\n%s\n", cm.format().c_str());
+  std::printf("\n%s\n", multi ? ml.format().c_str() : cm.format().c_str());
   std::printf("time         %.2f s (model load %.2f s), %.2f texts/s, %.0f prompt tokens/s, %zu threads\n", seconds,
               e.load_seconds, double(n) / seconds, double(tokens) / seconds, e.model->threads());
 }

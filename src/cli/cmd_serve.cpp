@@ -24,6 +24,9 @@ struct ServeArgs {
   ServerOptions srv;
   std::string model_id;
   int timeout_s = 30;
+  size_t prefix_cache_mb = 256;
+  std::string rerank_template;
+  std::string rerank_yes = " yes", rerank_no = " no";
 };
 
 void run_serve(ServeArgs& a) {
@@ -33,6 +36,14 @@ void run_serve(ServeArgs& a) {
     throw Error("--max-texts, --max-text-bytes, --max-body-bytes and --max-queue must be positive");
   a.srv.read_timeout_s = a.srv.write_timeout_s = a.timeout_s;
   a.srv.model_id = a.model_id.empty() ? a.clf.model : a.model_id;
+  a.srv.prefix_cache_bytes = a.prefix_cache_mb << 20;
+  if (!a.rerank_template.empty()) {
+    if (a.rerank_template.find("{document}") == std::string::npos)
+      throw Error("--rerank-template must contain {document} (and usually {query})");
+    a.srv.rerank.template_text = a.rerank_template;
+  }
+  a.srv.rerank.yes = a.rerank_yes;
+  a.srv.rerank.no = a.rerank_no;
 
   // Signals go to one thread that waits for them (blocked everywhere else,
   // which the threads started below inherit), so stopping is ordinary code.
@@ -101,6 +112,13 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-queue", a->srv.max_queue, "Requests waiting for the model; beyond, 503 + Retry-After")->capture_default_str();
   cmd->add_option("--max-batch-texts", a->srv.max_batch_texts, "Texts scored in one classify call")->capture_default_str();
   cmd->add_option("--classifier-cache", a->srv.classifier_cache, "(labels, template, calibrate) settings kept ready")->capture_default_str();
+  cmd->add_option("--prefix-cache-mb", a->prefix_cache_mb,
+                  "KV of recent completion prompts kept for reuse by prompts sharing their start (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--rerank-template", a->rerank_template,
+                  "POST /v1/rerank prompt with {query} and {document}; scored as p(\" yes\") vs p(\" no\")");
+  cmd->add_option("--rerank-yes", a->rerank_yes, "/v1/rerank: the answer token meaning relevant")->capture_default_str();
+  cmd->add_option("--rerank-no", a->rerank_no, "/v1/rerank: the answer token meaning not relevant")->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Read / write timeout per connection, seconds")->capture_default_str();
   cmd->callback([a] { run_serve(*a); });
 }

@@ -64,8 +64,10 @@ class JsonlReader : public RecordReader {
     if (!opt_.id_column.empty() && !field(j, opt_.id_column, true, r.id.emplace(), loc, err))
       return err;
     // Numeric labels (0/1 in many datasets) are allowed so --label-map can name them.
-    if (!opt_.label_column.empty() &&
-        !field(j, opt_.label_column, true, r.label.emplace(), loc, err))
+    // A list of labels (multi-label data) travels as its JSON text.
+    const auto lab = opt_.label_column.empty() ? j.end() : j.find(opt_.label_column);
+    if (lab != j.end() && lab->is_array()) r.label = lab->dump();
+    else if (!opt_.label_column.empty() && !field(j, opt_.label_column, true, r.label.emplace(), loc, err))
       return err;
     return "";
   }

@@ -76,13 +76,13 @@ std::vector<int32_t> default_eos_ids(const Model& model, const Tokenizer* tok) {
 }
 
 GenerateResult generate(const Model& model, const Tokenizer* tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opt, const TokenCallback& on_token) {
+                        const GenerateOptions& opt, const TokenCallback& on_token, const GeneratePrefix& prefix) {
   RunContext ctx(model);
-  return generate(ctx, tok, prompt, opt, on_token);
+  return generate(ctx, tok, prompt, opt, on_token, prefix);
 }
 
 GenerateResult generate(RunContext& ctx, const Tokenizer* tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opt, const TokenCallback& on_token) {
+                        const GenerateOptions& opt, const TokenCallback& on_token, const GeneratePrefix& prefix) {
   const Model& model = ctx.model();
   validate(opt);
   if (prompt.empty()) throw Error("generate: the prompt has no tokens; give at least one");
@@ -112,8 +112,12 @@ GenerateResult generate(RunContext& ctx, const Tokenizer* tok, std::span<const i
   gen::StopStrings stops(opt.stop);
 
   // Prefill: the whole prompt in one pass; full-vocabulary logits of its last position.
-  KVCache cache(model);
-  ForwardItem item{&cache, prompt, Outputs::Last};
+  if (prefix.kv && (prefix.len >= prompt.size() || prefix.len > prefix.kv->size()))
+    throw Error("generate: a prefix of " + std::to_string(prefix.len) + " tokens does not fit a prompt of " +
+                std::to_string(prompt.size()) + " and a cache of " + std::to_string(prefix.kv->size()));
+  const size_t reused = prefix.kv ? prefix.len : 0;
+  KVCache cache(model, reused ? prefix.kv : nullptr, reused);
+  ForwardItem item{&cache, prompt.subspan(reused), Outputs::Last};
   std::vector<float> logits = std::move(ctx.forward({&item, 1})[0].logits);
 
   for (;;) {

@@ -15,6 +15,12 @@ std::string ClassifierCache::key(const ClassifierOptions& o) {
   };
   add(o.template_text);
   for (const auto& l : o.labels) add(l);
+  // Verbalizers, each list introduced by its length so lists cannot run together.
+  k += "|v" + std::to_string(o.verbalizers.size());
+  for (const auto& ways : o.verbalizers) {
+    k += "|n" + std::to_string(ways.size());
+    for (const auto& w : ways) add(w);
+  }
   return k;
 }
 

@@ -1,5 +1,7 @@
 #include "server/model_worker.h"
 
+#include <algorithm>
+
 #include "cloze/error.h"
 #include "server/api_error.h"
 
@@ -23,7 +25,8 @@ std::string param_of(const Error& e) {
 
 ModelWorker::ModelWorker(Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
     : model_(model), ctx_(model), tok_(tokenizer), opt_(options), metrics_(metrics),
-      cache_(ctx_, tokenizer, options.classifier_cache), eos_ids_(default_eos_ids(model, &tokenizer)) {
+      cache_(ctx_, tokenizer, options.classifier_cache), prefix_(model, options.prefix_cache_bytes),
+      eos_ids_(default_eos_ids(model, &tokenizer)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -125,7 +128,8 @@ void ModelWorker::loop() {
         }
       }
     }
-    if (batch[0]->is_classify) run_classify(batch);
+    if (batch[0]->task) batch[0]->task();
+    else if (batch[0]->is_classify) run_classify(batch);
     else if (batch[0]->is_generate) run_generate(*batch[0]);
     else run_score(*batch[0]);
   }
@@ -188,7 +192,7 @@ void ModelWorker::run_score(Job& job) {
       std::vector<int32_t> ids = prompt_ids(job, i);
       tokens += ids.size();
       if (job.top_n) {
-        out.prompts.push_back(score_prompt(ctx_, std::move(ids), *job.top_n));
+        out.prompts.push_back(score_prompt_cached(ctx_, std::move(ids), *job.top_n, prefix_cache()));
       } else {
         PromptScores s;
         s.ids = std::move(ids);
@@ -214,8 +218,21 @@ void ModelWorker::run_generate(Job& job) {
     for (size_t i = 0; i < job.prompts.size(); ++i) {
       Generated g;
       g.prompt_ids = prompt_ids(job, i);
+      // With the prefix cache, a prompt whose start was seen before prefills
+      // only the rest. When logprobs are asked the prompt is scored first
+      // (those rows are needed anyway), so the generation continues from its
+      // KV and the final scoring of prompt + generated reuses its rows.
+      PromptKV pk;
+      if (PrefixCache* pc = prefix_cache(); pc && g.prompt_ids.size() > 1) {
+        if (job.top_n) {
+          score_prompt_cached(ctx_, g.prompt_ids, *job.top_n, pc, &pk);
+        } else if (auto hit = pc->lookup(g.prompt_ids, std::nullopt); hit.entry) {
+          pk = {hit.entry->kv, std::min({hit.common, hit.entry->kv_len, g.prompt_ids.size() - 1})};
+          pc->reused_tokens += pk.len;
+        }
+      }
       try {
-        g.result = cloze::generate(ctx_, &tok_, g.prompt_ids, o, job.on_token);
+        g.result = cloze::generate(ctx_, &tok_, g.prompt_ids, o, job.on_token, {pk.len ? pk.kv : nullptr, pk.len});
       } catch (const Error& e) {
         // The library's checks left to it here are about the prompt (one
         // that fills the whole context leaves no room to generate).
@@ -229,7 +246,7 @@ void ModelWorker::run_generate(Job& job) {
         // the same numbers) as a max_tokens 0 request for the prompt.
         std::vector<int32_t> all = g.prompt_ids;
         all.insert(all.end(), g.result.ids.begin(), g.result.ids.end());
-        g.scores = score_prompt(ctx_, std::move(all), *job.top_n);
+        g.scores = score_prompt_cached(ctx_, std::move(all), *job.top_n, prefix_cache());
       }
       out.prompts.push_back(std::move(g));
     }

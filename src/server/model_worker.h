@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "cloze/server.h"
 #include "server/classifier_cache.h"
 #include "server/metrics.h"
+#include "server/prefix_cache.h"
 #include "server/prompt_scores.h"
 #include "server/requests.h"
 
@@ -62,6 +64,31 @@ class ModelWorker {
   std::future<GenerateOutcome> generate(std::vector<Prompt> prompts, GenerateOptions options,
                                         std::optional<size_t> top_n, TokenCallback on_token = {});
 
+  // The worker's run context; only for work that runs on the worker (submit()).
+  RunContext& context() { return ctx_; }
+
+  // Runs fn on the model thread, queued like every request (503 when the
+  // queue is full); what it returns or throws comes back from get().
+  template <class T>
+  std::future<T> submit(std::function<T()> fn) {
+    auto done = std::make_shared<std::promise<T>>();
+    auto f = done->get_future();
+    auto job = std::make_unique<Job>();
+    job->is_classify = false;
+    job->task = [done, fn = std::move(fn)] {
+      try {
+        done->set_value(fn());
+      } catch (...) {
+        done->set_exception(std::current_exception());
+      }
+    };
+    push(std::move(job));
+    return f;
+  }
+  // The cross-request prefix cache (null when --prefix-cache-mb is 0); for
+  // code running on the model thread only.
+  PrefixCache* prefix_cache() { return prefix_.max_bytes() ? &prefix_ : nullptr; }
+
   // Puts a ready-built classifier in the cache (the server's defaults).
   void preload(std::shared_ptr<Classifier> clf);
 
@@ -83,6 +110,7 @@ class ModelWorker {
     GenerateOptions sampling;
     TokenCallback on_token;  // streaming: called on the model thread per token
     std::promise<GenerateOutcome> generated;
+    std::function<void()> task;  // submit(): anything else that runs the model
   };
   void push(std::unique_ptr<Job> job);
   void loop();
@@ -98,6 +126,7 @@ class ModelWorker {
   const ServerOptions& opt_;
   Metrics& metrics_;
   ClassifierCache cache_;
+  PrefixCache prefix_;
   std::vector<int32_t> eos_ids_;  // read once: default_eos_ids reads generation_config.json
 
   mutable std::mutex mu_;

@@ -11,16 +11,11 @@ constexpr size_t kChunk = 64;  // positions per forward: 64 x 151936 floats = 39
 
 }  // namespace
 
-PromptScores score_prompt(RunContext& ctx, std::vector<int32_t> ids, size_t n) {
-  PromptScores s;
-  s.ids = std::move(ids);
+void score_rows(RunContext& ctx, KVCache& cache, PromptScores& s, size_t from, size_t n) {
   const size_t len = s.ids.size();
-  s.logprobs.assign(len, 0.0);
-  s.top.assign(len, {});
-  KVCache cache(ctx.model());
   // Position p's output row predicts token p + 1; the last position's row
   // would predict past the prompt, so it is not asked for.
-  for (size_t start = 0; start + 1 < len; start += kChunk) {
+  for (size_t start = from; start + 1 < len; start += kChunk) {
     const size_t count = std::min(kChunk, len - 1 - start);
     ForwardItem item{&cache, std::span<const int32_t>(s.ids).subspan(start, count), Outputs::All};
     ForwardResult r = std::move(ctx.forward({&item, 1}, {.rows = {}, .logsumexp = true})[0]);
@@ -31,6 +26,15 @@ PromptScores score_prompt(RunContext& ctx, std::vector<int32_t> ids, size_t n) {
       s.top[next] = top_logprobs(row, n, r.lse[p]);
     }
   }
+}
+
+PromptScores score_prompt(RunContext& ctx, std::vector<int32_t> ids, size_t n) {
+  PromptScores s;
+  s.ids = std::move(ids);
+  s.logprobs.assign(s.ids.size(), 0.0);
+  s.top.assign(s.ids.size(), {});
+  KVCache cache(ctx.model());
+  score_rows(ctx, cache, s, 0, n);
   return s;
 }
 

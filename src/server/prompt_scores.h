@@ -25,4 +25,10 @@ struct PromptScores {
 // A RunContext is not thread-safe: call from the thread that owns `ctx`.
 PromptScores score_prompt(RunContext& ctx, std::vector<int32_t> ids, size_t top_n);
 
+// The core of score_prompt: runs s.ids[from .. size-1) on `cache`, which
+// holds the KV of s.ids[0 .. from), and fills s.logprobs / s.top for
+// positions from + 1 .. size-1 (s sized by the caller). The cache ends
+// holding size-1 tokens: the last token's row would predict past the prompt.
+void score_rows(RunContext& ctx, KVCache& cache, PromptScores& s, size_t from, size_t top_n);
+
 }  // namespace cloze::server

@@ -193,7 +193,20 @@ ClassifyRequest parse_classify(const json& body, const Limits& lim) {
   ClassifyRequest r;
   if (!body.contains("texts")) bad("texts", "is required: an array of the strings to classify");
   r.texts = get_texts(body["texts"], "texts", lim);
-  if (auto it = body.find("labels"); it != body.end() && !it->is_null()) r.labels = get_texts(*it, "labels", lim);
+  if (auto it = body.find("labels"); it != body.end() && it->is_object()) {
+    // Labels with verbalizers: {"label": "way" | ["way", ...], ...}.
+    if (it->size() > lim.max_texts) bad("labels", "holds " + std::to_string(it->size()) + " labels, over the limit of " + std::to_string(lim.max_texts));
+    r.labels.emplace();
+    r.verbalizers.emplace();
+    for (auto& [label, ways] : it->items()) {
+      const std::string param = "labels." + label;
+      r.labels->push_back(get_text(json(label), "labels", lim));
+      r.verbalizers->push_back(ways.is_string() ? std::vector<std::string>{get_text(ways, param, lim)}
+                                                : get_texts(ways, param, lim));
+    }
+  } else if (it != body.end() && !it->is_null()) {
+    r.labels = get_texts(*it, "labels", lim);
+  }
   if (auto it = body.find("template"); it != body.end() && !it->is_null()) {
     r.template_text = get_text(*it, "template", lim);
     try {
@@ -229,11 +242,13 @@ static float get_number(const json& v, const std::string& param) {
   return v.get<float>();
 }
 
-// "stop": one string or a list of at most four (OpenAI's limit).
+// "stop": one string or a list of at most 16. OpenAI allows 4, but
+// lm-evaluation-harness's local-completions sends a task's whole `until` list
+// plus the EOS string (models/utils.py handle_stop_sequences), uncapped.
 static std::vector<std::string> get_stops(const json& v, const Limits& lim) {
   if (v.is_string()) return {get_text(v, "stop", lim)};
   if (!v.is_array()) bad("stop", "must be a string or a list of strings, got " + type_name(v));
-  if (v.size() > 4) bad("stop", "holds " + std::to_string(v.size()) + " strings, over the limit of 4");
+  if (v.size() > 16) bad("stop", "holds " + std::to_string(v.size()) + " strings, over the limit of 16");
   std::vector<std::string> out;
   for (size_t i = 0; i < v.size(); ++i) out.push_back(get_text(v[i], "stop[" + std::to_string(i) + "]", lim));
   return out;
@@ -320,5 +335,24 @@ CompletionRequest parse_completion(const json& body, const Limits& lim) {
   }
   return r;
 }
+
+namespace fields {
+std::string type_name(const json& v) { return server::type_name(v); }
+void check(const json& body, std::initializer_list<const char*> known) { check_fields(body, known); }
+std::string text(const json& v, const std::string& param, const Limits& lim) { return get_text(v, param, lim); }
+std::vector<std::string> texts(const json& v, const std::string& param, const Limits& lim) {
+  return get_texts(v, param, lim);
+}
+int64_t integer(const json& v, const std::string& param, int64_t lo, int64_t hi) { return get_int(v, param, lo, hi); }
+std::vector<int32_t> ids(const json& v, const std::string& param, const Limits& lim) {
+  if (!v.is_array()) server::bad(param, "must be a list of token ids, got " + server::type_name(v));
+  return get_ids(v, param, lim);
+}
+bool boolean(const json& v, const std::string& param) {
+  if (!v.is_boolean()) server::bad(param, "must be a boolean, got " + server::type_name(v));
+  return v.get<bool>();
+}
+void bad(const std::string& param, const std::string& message) { server::bad(param, message); }
+}  // namespace fields
 
 }  // namespace cloze::server

@@ -4,6 +4,7 @@
 // that are well formed. Every problem throws ApiError(400) naming the field.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@ nlohmann::json parse_body(std::string_view body);
 struct ClassifyRequest {
   std::vector<std::string> texts;
   std::optional<std::vector<std::string>> labels;
+  // "labels": {"positive": ["great", "good"], ...}: labels with verbalizers.
+  std::optional<std::vector<std::vector<std::string>>> verbalizers;
   std::optional<std::string> template_text;
   std::optional<Calibration> calibration;
   // "chat": true prompts through the model's chat template (see classify --chat).
@@ -70,5 +73,18 @@ void parse_stream(const nlohmann::json& body, CompletionRequest& r);
 CompletionRequest parse_completion(const nlohmann::json& body, const Limits& limits);
 
 std::string_view calibration_name(Calibration c);
+
+// The field checks above, for the parsers of other endpoints (score, rerank,
+// tokenize): each throws ApiError(400) naming `param`.
+namespace fields {
+std::string type_name(const nlohmann::json& v);
+void check(const nlohmann::json& body, std::initializer_list<const char*> known);
+std::string text(const nlohmann::json& v, const std::string& param, const Limits& limits);
+std::vector<std::string> texts(const nlohmann::json& v, const std::string& param, const Limits& limits);
+int64_t integer(const nlohmann::json& v, const std::string& param, int64_t lo, int64_t hi);
+std::vector<int32_t> ids(const nlohmann::json& v, const std::string& param, const Limits& limits);
+bool boolean(const nlohmann::json& v, const std::string& param);
+[[noreturn]] void bad(const std::string& param, const std::string& message);
+}  // namespace fields
 
 }  // namespace cloze::server

@@ -23,6 +23,8 @@
 #include "server/requests.h"
 #include "server/try_page.h"
 #include "server/sse_stream.h"
+#include "server/score_routes.h"
+#include "server/tokenizer_routes.h"
 
 namespace cloze {
 
@@ -39,7 +41,8 @@ struct Route {
 };
 constexpr Route kRoutes[] = {{"/health", "GET"},       {"/metrics", "GET"},        {"/v1/models", "GET"},
                              {"/v1/classify", "POST"}, {"/v1/completions", "POST"}, {"/v1/chat/completions", "POST"},
-                             {"/apply-template", "POST"}};
+                             {"/apply-template", "POST"}, {"/tokenizer_info", "GET"}, {"/tokenize", "POST"},
+                             {"/detokenize", "POST"},     {"/v1/score", "POST"},      {"/v1/rerank", "POST"}};
 
 // The metrics label of a path: one of ours, or "other" so that clients
 // probing random paths cannot grow the label set.
@@ -68,6 +71,7 @@ struct Server::Impl {
   std::unique_ptr<server::ModelWorker> worker;
   Model* model = nullptr;
   const Tokenizer* tok = nullptr;
+  server::TokenizerInfo tok_info;
   std::atomic<bool> ready{false}, stopping{false}, in_run{false}, run_done{false};
   std::atomic<uint64_t> next_id{0};
   std::optional<ModelChatTemplate> chat;         // set before attach
@@ -86,6 +90,8 @@ struct Server::Impl {
   void chat_completions(const httplib::Request& req, httplib::Response& res);
   void apply_template(const httplib::Request& req, httplib::Response& res);
   const ChatTemplate& chat_template() const;
+  void score(const httplib::Request& req, httplib::Response& res);
+  void rerank(const httplib::Request& req, httplib::Response& res);
   std::string next_completion_id();
 };
 
@@ -119,7 +125,10 @@ void Server::Impl::classify(const httplib::Request& req, httplib::Response& res)
   scoring("/v1/classify", res, [&] {
     server::ClassifyRequest r = server::parse_classify(server::parse_body(req.body), limits());
     ClassifierOptions o = opt.classifier;
-    if (r.labels) o.labels = *r.labels;
+    if (r.labels) {
+      o.labels = *r.labels;
+      o.verbalizers = r.verbalizers.value_or(std::vector<std::vector<std::string>>{});
+    }
     if (r.template_text) o.template_text = *r.template_text;
     if (r.calibration) o.calibration = *r.calibration;
     if (r.chat) {
@@ -260,6 +269,18 @@ void Server::Impl::apply_template(const httplib::Request& req, httplib::Response
     server::parse_body(req.body);
     server::ChatRequest r = server::parse_apply_template(ordered_json::parse(req.body), limits());
     res.set_content(dump({{"prompt", server::render_chat(r, chat_template(), *chat)}}), kJson);
+void Server::Impl::score(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/score", res, [&] {
+    res.set_content(dump(server::answer_score(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.model_id)),
+                    kJson);
+  });
+}
+
+void Server::Impl::rerank(const httplib::Request& req, httplib::Response& res) {
+  scoring("/v1/rerank", res, [&] {
+    res.set_content(dump(server::answer_rerank(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.rerank,
+                                               "rerank-" + next_completion_id().substr(5), opt.model_id)),
+                    kJson);
   });
 }
 
@@ -298,6 +319,21 @@ void Server::Impl::setup() {
   http.Post("/v1/chat/completions",
             [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
   http.Post("/apply-template", [this](const httplib::Request& req, httplib::Response& res) { apply_template(req, res); });
+  http.Post("/v1/score", [this](const httplib::Request& req, httplib::Response& res) { score(req, res); });
+  http.Post("/v1/rerank", [this](const httplib::Request& req, httplib::Response& res) { rerank(req, res); });
+  http.Get("/tokenizer_info", [this](const httplib::Request&, httplib::Response& res) {
+    scoring("/tokenizer_info", res, [&] { res.set_content(dump(server::tokenizer_info_json(tok_info)), kJson); });
+  });
+  http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    scoring("/tokenize", res, [&] {
+      res.set_content(dump(server::tokenize_json(server::parse_body(req.body), *tok, limits())), kJson);
+    });
+  });
+  http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    scoring("/detokenize", res, [&] {
+      res.set_content(dump(server::detokenize_json(server::parse_body(req.body), *tok, limits())), kJson);
+    });
+  });
 
   // A known path with the wrong method: 405 naming the right one.
   for (const Route& r : kRoutes) {
@@ -395,6 +431,7 @@ void Server::attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Cl
   if (impl_->ready) throw Error("serve: a model is already attached");
   impl_->model = &model;
   impl_->tok = &tokenizer;
+  impl_->tok_info = server::read_tokenizer_info(model.dir(), tokenizer, model.config().max_position_embeddings);
   if (defaults) impl_->opt.classifier = defaults->options();
   impl_->worker = std::make_unique<server::ModelWorker>(model, tokenizer, impl_->opt, impl_->metrics);
   if (defaults) impl_->worker->preload(std::move(defaults));
