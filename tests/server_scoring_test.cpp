@@ -183,6 +183,7 @@ TEST_F(Scoring, PrefixReuseIsBitwiseAndFaster) {
 
 TEST(PrefixCache, FourContinuationsComputeTheContextOnce) {
   auto m = cloze::test::TinyModel::load();
+  cloze::RunContext ctx(*m.model);
   cloze::server::PrefixCache cache(*m.model, size_t(64) << 20);
   std::vector<int32_t> context;
   for (int i = 0; i < 300; ++i) context.push_back(1000 + (i * 37) % 5000);
@@ -191,9 +192,9 @@ TEST(PrefixCache, FourContinuationsComputeTheContextOnce) {
     auto ids = context;
     for (int t = 0; t < 5; ++t) ids.push_back(200 + 10 * c + t);
     fresh_tokens += ids.size() - 1;
-    auto cached = cloze::server::score_prompt_cached(*m.model, ids, 2, &cache);
+    auto cached = cloze::server::score_prompt_cached(ctx, ids, 2, &cache);
     if (c == 0 || c == 3) {  // from scratch, for the first and a reusing one (full-vocabulary rows are slow)
-      auto scratch = cloze::server::score_prompt(*m.model, ids, 2);
+      auto scratch = cloze::server::score_prompt(ctx, ids, 2);
       EXPECT_EQ(cached.logprobs, scratch.logprobs) << c;  // bitwise
       EXPECT_EQ(cached.top, scratch.top) << c;
     }
@@ -206,12 +207,12 @@ TEST(PrefixCache, FourContinuationsComputeTheContextOnce) {
               cache.size());
   // A bound too small for even one entry keeps nothing; eviction keeps the bound.
   cloze::server::PrefixCache tiny(*m.model, 1000);
-  cloze::server::score_prompt_cached(*m.model, std::vector<int32_t>(10, 7), 1, &tiny);
+  cloze::server::score_prompt_cached(ctx, std::vector<int32_t>(10, 7), 1, &tiny);
   EXPECT_EQ(tiny.size(), 0u);
   cloze::server::PrefixCache small(*m.model, 40000);
   for (int c = 0; c < 6; ++c) {
     std::vector<int32_t> ids(30, 300 + c);
-    cloze::server::score_prompt_cached(*m.model, ids, 1, &small);
+    cloze::server::score_prompt_cached(ctx, ids, 1, &small);
     EXPECT_LE(small.bytes(), 40000u);
   }
   EXPECT_GT(small.size(), 0u);

@@ -22,6 +22,9 @@ namespace cloze {
 // Runs on `ctx` (one thread at a time per context).
 std::vector<std::vector<double>> next_token_logprobs(RunContext& ctx, std::span<const std::vector<int32_t>> prompts,
                                                      std::span<const int32_t> tokens, size_t max_batch_tokens = 4096);
+// The same on a run context of its own (the model's default thread count).
+std::vector<std::vector<double>> next_token_logprobs(const Model& model, std::span<const std::vector<int32_t>> prompts,
+                                                     std::span<const int32_t> tokens, size_t max_batch_tokens = 4096);
 
 // A base-model relevance prompt; {query} and {document} are filled in.
 inline constexpr std::string_view kRerankTemplate =
@@ -36,6 +39,8 @@ struct RerankOptions {
 // query and documents[i]. Throws cloze::Error on a template without
 // {document}, or a yes/no that is not one token.
 std::vector<double> rerank(RunContext& ctx, const Tokenizer& tok, const RerankOptions& opt, std::string_view query,
+                           std::span<const std::string> documents);
+std::vector<double> rerank(const Model& model, const Tokenizer& tok, const RerankOptions& opt, std::string_view query,
                            std::span<const std::string> documents);
 
 // The prompt rerank() scores for one document.

@@ -44,7 +44,7 @@ void Classifier::check_multi_label() {
   const std::string* words[2] = {&opt_.answer_yes, &opt_.answer_no};
   int32_t* ids[2] = {&yes_id_, &no_id_};
   for (int a = 0; a < 2; ++a) {
-    auto t = tok_.encode(*words[a], {.special = false});
+    auto t = tok_.encode(*words[a], {.special = false, .add_special_tokens = false});
     if (t.size() != 1)
       throw Error("multi-label answer '" + *words[a] + "' is " + std::to_string(t.size()) + " tokens; it must be one");
     *ids[a] = t[0];
@@ -87,7 +87,7 @@ std::vector<Classification> Classifier::ask_each_label(std::span<const std::stri
     asked.push_back(i);
   }
   const int32_t answers[2] = {yes_id_, no_id_};
-  auto lp = next_token_logprobs(model_, prompts, answers, opt_.max_batch_tokens);
+  auto lp = next_token_logprobs(ctx_, prompts, answers, opt_.max_batch_tokens);
   for (size_t g = 0; g < asked.size(); ++g) {
     Classification& c = out[asked[g]];
     c.probs.resize(n_labels);

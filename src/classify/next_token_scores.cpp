@@ -83,6 +83,18 @@ std::string fill_rerank_template(std::string_view tmpl, std::string_view query, 
   return out;
 }
 
+std::vector<std::vector<double>> next_token_logprobs(const Model& model, std::span<const std::vector<int32_t>> prompts,
+                                                     std::span<const int32_t> tokens, size_t max_batch_tokens) {
+  RunContext ctx(model);
+  return next_token_logprobs(ctx, prompts, tokens, max_batch_tokens);
+}
+
+std::vector<double> rerank(const Model& model, const Tokenizer& tok, const RerankOptions& opt, std::string_view query,
+                           std::span<const std::string> documents) {
+  RunContext ctx(model);
+  return rerank(ctx, tok, opt, query, documents);
+}
+
 std::vector<double> rerank(RunContext& ctx, const Tokenizer& tok, const RerankOptions& opt, std::string_view query,
                            std::span<const std::string> documents) {
   if (opt.template_text.find("{document}") == std::string::npos)

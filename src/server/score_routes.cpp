@@ -163,7 +163,7 @@ ordered_json rerank_json(const RerankRequest& req, const std::vector<double>& re
   return j;
 }
 
-ordered_json answer_score(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker, Model& model,
+ordered_json answer_score(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker,
                           const std::string& model_id) {
   auto r = std::make_shared<ScoreRequest>(parse_score(body, tok, lim));
   auto lp = worker.submit<std::vector<std::vector<double>>>([r, &worker] {
@@ -176,7 +176,7 @@ ordered_json answer_score(const json& body, const Tokenizer& tok, const Limits& 
   return score_json(*r, lp, model_id);
 }
 
-ordered_json answer_rerank(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker, Model& model,
+ordered_json answer_rerank(const json& body, const Tokenizer& tok, const Limits& lim, ModelWorker& worker,
                            const RerankOptions& options, const std::string& id, const std::string& model_id) {
   auto r = std::make_shared<RerankRequest>(parse_rerank(body, lim));
   auto rel = worker.submit<std::vector<double>>([r, &worker, &tok, options] {

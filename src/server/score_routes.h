@@ -51,9 +51,9 @@ nlohmann::ordered_json rerank_json(const RerankRequest& req, const std::vector<d
 // Whole requests: parse, score on the model thread, format. The library's
 // errors about the prompts become 400s naming items / documents.
 nlohmann::ordered_json answer_score(const nlohmann::json& body, const Tokenizer& tok, const Limits& limits,
-                                    ModelWorker& worker, Model& model, const std::string& model_id);
+                                    ModelWorker& worker, const std::string& model_id);
 nlohmann::ordered_json answer_rerank(const nlohmann::json& body, const Tokenizer& tok, const Limits& limits,
-                                     ModelWorker& worker, Model& model, const RerankOptions& options,
+                                     ModelWorker& worker, const RerankOptions& options,
                                      const std::string& id, const std::string& model_id);
 
 }  // namespace cloze::server

@@ -269,16 +269,19 @@ void Server::Impl::apply_template(const httplib::Request& req, httplib::Response
     server::parse_body(req.body);
     server::ChatRequest r = server::parse_apply_template(ordered_json::parse(req.body), limits());
     res.set_content(dump({{"prompt", server::render_chat(r, chat_template(), *chat)}}), kJson);
+  });
+}
+
 void Server::Impl::score(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/score", res, [&] {
-    res.set_content(dump(server::answer_score(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.model_id)),
+    res.set_content(dump(server::answer_score(server::parse_body(req.body), *tok, limits(), *worker, opt.model_id)),
                     kJson);
   });
 }
 
 void Server::Impl::rerank(const httplib::Request& req, httplib::Response& res) {
   scoring("/v1/rerank", res, [&] {
-    res.set_content(dump(server::answer_rerank(server::parse_body(req.body), *tok, limits(), *worker, *model, opt.rerank,
+    res.set_content(dump(server::answer_rerank(server::parse_body(req.body), *tok, limits(), *worker, opt.rerank,
                                                "rerank-" + next_completion_id().substr(5), opt.model_id)),
                     kJson);
   });
