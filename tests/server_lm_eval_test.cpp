@@ -192,7 +192,10 @@ TEST_F(LmEval, LoglikelihoodRolling) {
   json out = post("/v1/completions", ll_payload(json::array({inp})));
   auto got = parse_logprobs(out, {1});
   auto want = direct(inp, 1);
-  EXPECT_NEAR(got[0].first, want.first, 1e-6);
+  // The server takes each position's logsumexp from the model's head (float32,
+  // the one path every caller uses); `direct` sums in double. Ten tokens of
+  // ~1e-7 relative rounding on |lse| ~ 12 stay well inside 1e-5.
+  EXPECT_NEAR(got[0].first, want.first, 1e-5);
   EXPECT_EQ(got[0].second, want.second);
   std::printf("loglikelihood_rolling: %.9f (logits --all %.9f)\n", got[0].first, want.first);
 }

@@ -1,13 +1,14 @@
 #pragma once
 // The ONE place where the Python binding drives the C++ engine.
 //
-// Today's cloze::Model is not safe to run from two threads at once (its
-// thread pool and scratch belong to the model), so every engine call below
-// takes the model's mutex, with the GIL released so other Python threads keep
-// running. When Model becomes immutable and shareable with a run context per
-// user (the model-families work), replace the mutex here with one run context
-// per call (or a small pool of them); nothing outside this file and
-// engine.cpp touches Model, Classifier or generate() directly.
+// cloze::Model is immutable and shareable; what runs it is a RunContext
+// (thread pool, scratch), which one thread uses at a time. The engine keeps one
+// context per loaded model and every engine call takes the engine's mutex,
+// with the GIL released so other Python threads keep running. (A pool of
+// contexts would let two Python threads run at once; with the threads of one
+// context already using every core, that would only oversubscribe them.)
+// Nothing outside this file and engine.cpp touches Model, Classifier or
+// generate() directly.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,7 @@ class Engine {
  private:
   std::mutex mu_;  // ENGINE API: one engine call at a time per model (see top)
   std::unique_ptr<Model> model_;
+  std::unique_ptr<RunContext> ctx_;  // used under mu_ only
   std::shared_ptr<const Tokenizer> tok_;
 };
 
