@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cloze/config.h"
+#include "cloze/precision.h"
 
 namespace cloze {
 
@@ -77,6 +78,9 @@ struct ForwardOptions {
 
 struct LoadOptions {
   size_t threads = 0;  // 0: all hardware threads
+  // Exact (default): float32-accurate matmuls. Bf16: activations rounded to
+  // bf16 on the AMX kernel set (faster; see README "Precision").
+  Precision precision = Precision::Exact;
 };
 
 class Model {
@@ -89,6 +93,7 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const std::filesystem::path& dir() const { return dir_; }
   size_t threads() const;
+  Precision precision() const;
 
   // Runs all items' new tokens as one stacked batch, appends their K/V to
   // their caches, and returns one result per item. Results are bitwise

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "cloze/precision.h"
+
 namespace cloze {
 
 class ThreadPool {
@@ -33,6 +35,11 @@ class ThreadPool {
 
   size_t size() const { return n_threads_; }
 
+  // The pool is the kernels' per-model context: the matmuls it runs read
+  // their activation precision here (set once at model load).
+  Precision precision() const { return precision_; }
+  void set_precision(Precision p) { precision_ = p; }
+
   // fn(begin, end, thread_index) over contiguous chunks of [0, n). Chunks are
   // multiples of `grain` (except the last). Calls from inside fn run inline.
   // One caller at a time (the pool belongs to one model, used by one thread).
@@ -44,6 +51,7 @@ class ThreadPool {
   void wait_done();
 
   size_t n_threads_;
+  Precision precision_ = Precision::Exact;
   std::chrono::microseconds spin_;  // how long to spin before sleeping
   std::vector<std::thread> threads_;
   // The job, written by run() before it bumps generation_ (release) and read

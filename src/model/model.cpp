@@ -21,10 +21,12 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
   m->dir_ = dir;
   m->config_ = ModelConfig::from_file(dir / "config.json");
   m->w_ = load_weights(m->config_, TensorStore::open_dir(dir), opt.threads);
+  m->w_->pool.set_precision(opt.precision);
   return m;
 }
 
 size_t Model::threads() const { return w_->pool.size(); }
+Precision Model::precision() const { return w_->pool.precision(); }
 
 namespace {
 

@@ -1,0 +1,531 @@
+// AMX matmul for bf16 weights: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]),
+// float32-accurate by splitting each activation into three bf16 terms.
+//   x: [M, K] f32 rows (stride ldx); W: [N, K] bf16, row-major as in the
+//   checkpoint (read in place: never repacked); y: [M, N] f32 (stride ldy).
+//
+// The split (exact mode). Row m of x is scaled by a power of two s_m (exact)
+// so that its largest |x| lies in [1, 2); then x' = x * s_m is cut into
+//   hi = bf16(x'), mid = bf16(x' - hi), lo = bf16(x' - hi - mid)
+// (round to nearest even; both subtractions are exact), and hi + mid + lo ==
+// x' exactly: 8 + 8 + 8 significand bits cover float32's 24. A product of two
+// bf16 values is exact in float32 and the tile unit adds in float32, so
+//   y = (W hi + W mid + W lo) / s_m
+// is a float32 sum of exact products: float32 accuracy, in a different order
+// from the FMA sets. The scaling keeps mid and lo clear of bf16's subnormal
+// range, which the tile unit flushes to zero (it would lose x's low bits for
+// |x| below ~2^-110), and keeps huge activations from overflowing in bf16.
+// Fast mode (Precision::Bf16) keeps only hi: x rounded to bf16.
+//
+// Roles: the weights are the tiles' A operand (16 rows of W x 32 consecutive
+// k: exactly the checkpoint's row-major layout, loaded with the row stride),
+// the split x is the B operand in the tile unit's pair layout
+//   B[r][m][2] = x_term[m][32 ks + 2r + {0,1}]   (r < 16 k pairs, m < 16 rows),
+// written once per call by split_range (shared by every thread and every
+// matrix of a matmul_multi / swiglu step). A tile product gives C[n][m]; the
+// output is transposed back when stored.
+//
+// Order (the determinism contract). Each output element is
+//   C = 0; for ks = 0 .. ceil(K / 32) - 1: for t in hi, mid, lo: C += tdp(W_ks, x_t,ks)
+// then y = C * (1 / s_m) (+ bias). That sequence depends only on K, never on
+// M, on how rows are tiled (one 16-row x tile or pairs of them), on the K
+// blocking (accumulators saved to memory between K blocks are float32 values,
+// restored exactly), or on the thread split (over N). Rows of x past M and k
+// past K are zeros; weight rows past N and k past K are zeros (staged).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cpuid.h>
+#include <cstring>
+
+#include "kernels/kernels_internal.h"
+#include "kernels/scratch.h"
+#include "kernels/weight_loader.h"
+
+namespace cloze::kernels::amx {
+namespace {
+
+// ---- CPU and OS support -----------------------------------------------------
+
+constexpr long kArchReqXcompPerm = 0x1023;
+constexpr long kXfeatureXtiledata = 18;
+
+bool detect() {
+  unsigned a, b, c, d;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+  if (!amx_bf16 || !amx_tile) return false;
+  __cpuid(1, a, b, c, d);
+  if (!(c & (1u << 27))) return false;  // OSXSAVE
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG, XTILEDATA enabled
+  // Linux hands out the 8 KB tile state only on request (per process).
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+// Palette 1, every tile 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Loads the tile configuration for this thread while in scope, then releases
+// the tile state (so the OS need not save 8 KB per context switch).
+struct TilesOn {
+  TilesOn() {
+    TileConfig c;
+    for (int i = 0; i < 8; ++i) {
+      c.colsb[i] = 64;
+      c.rows[i] = 16;
+    }
+    _tile_loadconfig(&c);
+  }
+  ~TilesOn() { _tile_release(); }
+};
+
+// ---- the split ----------------------------------------------------------------
+
+// Round to nearest even to bf16: the upper 16 bits of the result's lanes.
+inline __m512i round_bf16(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+  return _mm512_and_si512(r, _mm512_set1_epi32(int(0xFFFF0000u)));
+}
+
+// 16 x 16 transpose of 32-bit lanes: r[i] lane j -> r[j] lane i.
+inline void transpose16(__m512i* ri) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_castsi512_ps(ri[i]);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // s[4g + j], 128-bit lane L: column 4L + j of rows 4g .. 4g + 3.
+  for (int g = 0; g < 4; ++g) {
+    r[4 * g + 0] = _mm512_shuffle_ps(t[4 * g + 0], t[4 * g + 2], 0x44);
+    r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g + 0], t[4 * g + 2], 0xEE);
+    r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
+    t[4 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) ri[i] = _mm512_castps_si512(t[i]);
+}
+
+// The exponent e of row m's scaling (x' = x * 2^-e), from its largest |x|:
+// max in [2^e, 2^(e+1)), clamped to [-100, 100] (a subnormal max is scaled
+// up by 2^100, exactly); 0 for a zero or non-finite row.
+int row_exponent(const float* x, size_t K) {
+  __m512 mx = _mm512_setzero_ps();
+  size_t k = 0;
+  for (; k + 16 <= K; k += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + k)));
+  if (k < K) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(__mmask16((1u << (K - k)) - 1), x + k)));
+  const float m = _mm512_reduce_max_ps(mx);
+  uint32_t u;
+  std::memcpy(&u, &m, 4);
+  const int field = int(u >> 23) & 0xFF;
+  if (m == 0.0f || field == 0xFF) return 0;
+  return std::clamp(field - 127, -100, 100);
+}
+
+inline float pow2(int e) {
+  const uint32_t u = uint32_t(127 + e) << 23;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+bool available() {
+  static const bool ok = detect();
+  return ok;
+}
+
+size_t split_floats(size_t M, size_t K, size_t terms) {
+  const size_t n_mt = (M + 15) / 16, n_ks = (K + 31) / 32;
+  return n_mt * n_ks * terms * 256 + n_mt * 16;
+}
+
+SplitX split_layout(float* buf, size_t M, size_t K, size_t terms) {
+  SplitX s;
+  s.M = M;
+  s.K = K;
+  s.terms = terms;
+  s.n_mt = (M + 15) / 16;
+  s.n_ks = (K + 31) / 32;
+  s.tiles = reinterpret_cast<uint16_t*>(buf);
+  s.unscale = buf + s.n_mt * s.n_ks * terms * 256;
+  return s;
+}
+
+void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_t mt_e) {
+  const size_t K = s.K, T = s.terms;
+  alignas(64) uint32_t rows[3][16][16];  // [term][m][k pair] for one k step
+  for (size_t mt = mt_b; mt < mt_e; ++mt) {
+    const size_t m0 = mt * 16, m_ok = std::min<size_t>(16, s.M - m0);
+    float scale[16];
+    for (size_t m = 0; m < 16; ++m) {
+      const int e = m < m_ok ? row_exponent(x + (m0 + m) * ldx, K) : 0;
+      scale[m] = pow2(-e);
+      s.unscale[m0 + m] = pow2(e);
+    }
+    for (size_t ks = 0; ks < s.n_ks; ++ks) {
+      const size_t k0 = ks * 32, k_ok = std::min<size_t>(32, K - k0);
+      const __mmask16 mlo = k_ok >= 16 ? 0xFFFF : __mmask16((1u << k_ok) - 1);
+      const __mmask16 mhi = k_ok >= 32 ? 0xFFFF : k_ok <= 16 ? 0 : __mmask16((1u << (k_ok - 16)) - 1);
+      for (size_t m = 0; m < 16; ++m) {
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        if (m < m_ok) {
+          const float* xr = x + (m0 + m) * ldx + k0;
+          const __m512 sc = _mm512_set1_ps(scale[m]);
+          a = _mm512_mul_ps(_mm512_maskz_loadu_ps(mlo, xr), sc);
+          b = _mm512_mul_ps(_mm512_maskz_loadu_ps(mhi, xr + 16), sc);
+        }
+        for (size_t t = 0; t < T; ++t) {
+          const __m512i ra = round_bf16(a), rb = round_bf16(b);
+          // bf16 bits of k = 0..15 and 16..31, packed in pairs (k even low).
+          const __m256i pa = _mm512_cvtepi32_epi16(_mm512_srli_epi32(ra, 16));
+          const __m256i pb = _mm512_cvtepi32_epi16(_mm512_srli_epi32(rb, 16));
+          _mm512_store_si512(rows[t][m], _mm512_inserti64x4(_mm512_castsi256_si512(pa), pb, 1));
+          // The remainder (exact: x' and its bf16 rounding share the exponent range).
+          a = _mm512_sub_ps(a, _mm512_castsi512_ps(ra));
+          b = _mm512_sub_ps(b, _mm512_castsi512_ps(rb));
+        }
+      }
+      uint16_t* dst = s.tiles + (mt * s.n_ks + ks) * T * 512;
+      for (size_t t = 0; t < T; ++t) {
+        __m512i v[16];
+        for (int m = 0; m < 16; ++m) v[m] = _mm512_load_si512(rows[t][m]);
+        transpose16(v);  // v[r] = pair r of rows 0..15
+        for (int r = 0; r < 16; ++r) _mm512_store_si512(dst + t * 512 + r * 32, v[r]);
+      }
+    }
+  }
+}
+
+namespace {
+
+// ---- the tile products ---------------------------------------------------
+
+// K block: the accumulators are saved to memory between blocks so that the
+// weight rows of a block (32 or 64 rows x kKs * 64 bytes) stay in L1 while
+// every x tile passes over them. (Does not change any result: see Order.)
+constexpr size_t kKs = 8;  // k steps (of 32) per K block
+
+// Where tile j's 16 weight rows are: k step ks at p + ks * 32 with row
+// stride ld (elements), except a partial last step, staged zero-padded in tail.
+struct ARows {
+  const uint16_t* p = nullptr;
+  size_t ld = 0;
+  const uint16_t* tail = nullptr;  // [16][32], or null when K % 32 == 0 or the rows are staged
+  bool direct = false;             // p points into the checkpoint (prefetch it)
+};
+
+inline const uint16_t* a_ptr(const ARows& a, size_t ks, size_t n_full, size_t& stride_bytes) {
+  if (ks < n_full || !a.tail) {
+    stride_bytes = a.ld * 2;
+    return a.p + ks * 32;
+  }
+  stride_bytes = 64;
+  return a.tail;
+}
+
+// Where the outputs of one 16 x 16 accumulator go.
+struct OutTile {
+  float* y;           // y[m * ldy + n] for the tile's first row m and column n
+  size_t ldy;
+  const float* bias;  // [16] or null
+  const float* unscale;  // [16]
+  size_t m_ok, n_ok;
+};
+
+// C[n][m] (tile, stored row-major in c) -> y[m][n] * unscale[m] + bias[n].
+inline void write_out(const float* c, const OutTile& o) {
+  __m512i v[16];
+  for (int i = 0; i < 16; ++i) v[i] = _mm512_load_si512(c + i * 16);
+  transpose16(v);
+  const __mmask16 nm = o.n_ok >= 16 ? 0xFFFF : __mmask16((1u << o.n_ok) - 1);
+  const __m512 b = o.bias ? _mm512_maskz_loadu_ps(nm, o.bias) : _mm512_setzero_ps();
+  for (size_t m = 0; m < o.m_ok; ++m) {
+    __m512 r = _mm512_mul_ps(_mm512_castsi512_ps(v[m]), _mm512_set1_ps(o.unscale[m]));
+    if (o.bias) r = _mm512_add_ps(r, b);
+    _mm512_mask_storeu_ps(o.y + m * o.ldy, nm, r);
+  }
+}
+
+// Prefetch of the next K block's weight lines (into L2), spread over the
+// k steps of the passes over this block: line i is row i % rows_n, 64-byte
+// line i / rows_n of the block.
+struct Prefetch {
+  const uint16_t* base[4] = {};  // tile j's rows at the next block's first k; null: none
+  size_t ld = 0;                 // row stride (elements)
+  size_t n_tiles = 0, lines_per_row = 0;
+  size_t line0 = 0, line1 = 0;   // this pass's share
+  void issue(size_t step, size_t n_steps) const {
+    if (!n_tiles || line1 <= line0) return;
+    const size_t per = (line1 - line0 + n_steps - 1) / n_steps;
+    const size_t b = line0 + step * per, e = std::min(line1, b + per);
+    const size_t rows_n = n_tiles * 16;
+    for (size_t i = b; i < e; ++i) {
+      const size_t r = i % rows_n, l = i / rows_n;
+      const uint16_t* p = base[r / 16];
+      if (p) _mm_prefetch(reinterpret_cast<const char*>(p + (r % 16) * ld + l * 32), _MM_HINT_T1);
+    }
+  }
+};
+
+// One x tile (16 rows, T terms) against NT <= 4 weight tiles, k steps
+// [ks0, ks1). Tiles: C 0..3, A 4, B 5..7.
+template <int NT, int T>
+void pass_wide(const ARows* a, const SplitX& s, size_t mt, size_t ks0, size_t ks1, size_t n_full,
+               const float* in, float* state, const Prefetch& pf) {
+  if (in) {
+    _tile_loadd(0, in + 0 * 256, 64);
+    if constexpr (NT > 1) _tile_loadd(1, in + 1 * 256, 64);
+    if constexpr (NT > 2) _tile_loadd(2, in + 2 * 256, 64);
+    if constexpr (NT > 3) _tile_loadd(3, in + 3 * 256, 64);
+  } else {
+    _tile_zero(0);
+    if constexpr (NT > 1) _tile_zero(1);
+    if constexpr (NT > 2) _tile_zero(2);
+    if constexpr (NT > 3) _tile_zero(3);
+  }
+  for (size_t ks = ks0; ks < ks1; ++ks) {
+    pf.issue(ks - ks0, ks1 - ks0);
+    const uint16_t* xb = s.tiles + (mt * s.n_ks + ks) * T * 512;
+    _tile_loadd(5, xb, 64);
+    if constexpr (T == 3) {
+      _tile_loadd(6, xb + 512, 64);
+      _tile_loadd(7, xb + 1024, 64);
+    }
+    size_t st;
+    const uint16_t* p;
+#define CLOZE_AMX_WIDE(J)                                     \
+  if constexpr (NT > J) {                                     \
+    p = a_ptr(a[J], ks, n_full, st);                          \
+    _tile_loadd(4, p, st);                                    \
+    _tile_dpbf16ps(J, 4, 5);                                  \
+    if constexpr (T == 3) {                                   \
+      _tile_dpbf16ps(J, 4, 6);                                \
+      _tile_dpbf16ps(J, 4, 7);                                \
+    }                                                         \
+  }
+    CLOZE_AMX_WIDE(0)
+    CLOZE_AMX_WIDE(1)
+    CLOZE_AMX_WIDE(2)
+    CLOZE_AMX_WIDE(3)
+#undef CLOZE_AMX_WIDE
+  }
+  _tile_stored(0, state + 0 * 256, 64);
+  if constexpr (NT > 1) _tile_stored(1, state + 1 * 256, 64);
+  if constexpr (NT > 2) _tile_stored(2, state + 2 * 256, 64);
+  if constexpr (NT > 3) _tile_stored(3, state + 3 * 256, 64);
+}
+
+// Two x tiles (mt, mt + 1; MT = 1 or 2 of them) against NT = 1 or 2 weight
+// tiles: four independent accumulators per step (C[j][i] = tile 2j + i), so
+// the tile unit never waits on one accumulator's latency. Tiles: C 0..3, A
+// 4..5, B 6..7; per step (ks, t) the weight tiles are reloaded (from L1).
+template <int NT, int MT, int T>
+void pass_square(const ARows* a, const SplitX& s, size_t mt, size_t ks0, size_t ks1, size_t n_full,
+                 const float* in, float* state, const Prefetch& pf) {
+  // in (saved accumulators; null: start from zero), state (where they go):
+  // tile [j][i] at (2j + i) * 256.
+  if (in) {
+    _tile_loadd(0, in + 0 * 256, 64);
+    if constexpr (MT > 1) _tile_loadd(1, in + 1 * 256, 64);
+    if constexpr (NT > 1) _tile_loadd(2, in + 2 * 256, 64);
+    if constexpr (NT > 1 && MT > 1) _tile_loadd(3, in + 3 * 256, 64);
+  } else {
+    _tile_zero(0);
+    if constexpr (MT > 1) _tile_zero(1);
+    if constexpr (NT > 1) _tile_zero(2);
+    if constexpr (NT > 1 && MT > 1) _tile_zero(3);
+  }
+  const size_t xstride = s.n_ks * T * 512;  // next x tile
+  for (size_t ks = ks0; ks < ks1; ++ks) {
+    pf.issue(ks - ks0, ks1 - ks0);
+    const uint16_t* xb = s.tiles + (mt * s.n_ks + ks) * T * 512;
+    size_t st0, st1 = 0;
+    const uint16_t* p0 = a_ptr(a[0], ks, n_full, st0);
+    const uint16_t* p1 = NT > 1 ? a_ptr(a[1], ks, n_full, st1) : nullptr;
+    for (int t = 0; t < T; ++t) {
+      _tile_loadd(4, p0, st0);
+      _tile_loadd(6, xb + t * 512, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      if constexpr (MT > 1) {
+        _tile_loadd(7, xb + xstride + t * 512, 64);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      if constexpr (NT > 1) {
+        _tile_loadd(5, p1, st1);
+        _tile_dpbf16ps(2, 5, 6);
+        if constexpr (MT > 1) _tile_dpbf16ps(3, 5, 7);
+      }
+    }
+  }
+  _tile_stored(0, state + 0 * 256, 64);
+  if constexpr (MT > 1) _tile_stored(1, state + 1 * 256, 64);
+  if constexpr (NT > 1) _tile_stored(2, state + 2 * 256, 64);
+  if constexpr (NT > 1 && MT > 1) _tile_stored(3, state + 3 * 256, 64);
+}
+
+// The weight rows of tiles [0, nt) of the block at n0: direct pointers into
+// W when a tile has 16 consecutive rows, else the rows copied (zero-padded to
+// 16 rows and to whole k steps) into stage; K tails staged in tails.
+void setup_rows(const Weight& w, const int32_t* rows, size_t n0, size_t n_end, size_t nt, ARows* a,
+                uint16_t* stage, uint16_t* tails) {
+  const size_t K = w.cols, n_full = K / 32, kp = (K + 31) / 32 * 32;
+  for (size_t j = 0; j < nt; ++j) {
+    const size_t nb = n0 + 16 * j, n_ok = std::min<size_t>(16, n_end - nb);
+    const uint16_t* first = static_cast<const uint16_t*>(row_ptr(w, rows, nb));
+    bool consecutive = n_ok == 16;
+    for (size_t i = 1; consecutive && i < 16; ++i)
+      consecutive = static_cast<const uint16_t*>(row_ptr(w, rows, nb + i)) == first + i * K;
+    ARows& r = a[j];
+    if (consecutive) {
+      r.p = first;
+      r.ld = K;
+      r.direct = true;
+      r.tail = nullptr;
+      if (kp != K) {
+        uint16_t* t = tails + j * 512;
+        std::memset(t, 0, 1024);
+        for (size_t i = 0; i < 16; ++i) std::memcpy(t + i * 32, first + i * K + n_full * 32, (K - n_full * 32) * 2);
+        r.tail = t;
+      }
+    } else {
+      uint16_t* st = stage + j * 16 * kp;
+      std::memset(st, 0, 16 * kp * 2);
+      for (size_t i = 0; i < n_ok; ++i)
+        std::memcpy(st + i * kp, row_ptr(w, rows, nb + i), K * 2);
+      r.p = st;
+      r.ld = kp;
+      r.direct = false;
+      r.tail = nullptr;  // staged rows are zero-padded to whole k steps
+    }
+  }
+}
+
+template <int T>
+void range_t(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
+             const float* bias, float* y, size_t ldy) {
+  static thread_local Scratch stage_buf, tail_buf, state_buf;
+  const size_t K = w.cols, n_full = K / 32, kp = s.n_ks * 32;
+  const bool wide = s.n_mt == 1;
+  const size_t NB = wide ? 4 : 2;  // weight tiles per block
+  uint16_t* stage = reinterpret_cast<uint16_t*>(stage_buf.floats(NB * 16 * kp / 2));
+  uint16_t* tails = reinterpret_cast<uint16_t*>(tail_buf.floats(NB * 256));
+  const size_t n_kb = (s.n_ks + kKs - 1) / kKs;
+  const size_t n_groups = wide ? 1 : (s.n_mt + 1) / 2;  // x tile groups per pass
+  // Saved accumulators: [group][4 tiles][256] (only when K has several blocks).
+  float* state_all = state_buf.floats((n_kb > 1 ? n_groups : 1) * 4 * 256);
+  alignas(64) float cbuf[4 * 256];
+  TilesOn tiles_on;
+  ARows a[4];
+  for (size_t n0 = nb; n0 < ne; n0 += NB * 16) {
+    const size_t nt = std::min<size_t>(NB, (ne - n0 + 15) / 16);
+    setup_rows(w, rows, n0, ne, nt, a, stage, tails);
+    // The next block's rows, for the prefetch during the last K block.
+    const size_t n1 = n0 + NB * 16;
+    Prefetch next_n;
+    if (n1 < ne) {
+      const size_t nt1 = std::min<size_t>(NB, (ne - n1 + 15) / 16);
+      for (size_t j = 0; j < nt1; ++j) {
+        const size_t first = n1 + 16 * j;
+        const uint16_t* p = static_cast<const uint16_t*>(row_ptr(w, rows, first));
+        // Only plain blocks (rows == null, whole tiles) are worth predicting.
+        next_n.base[j] = !rows && first + 16 <= ne ? p : nullptr;
+      }
+      next_n.ld = K;
+      next_n.n_tiles = nt1;
+    }
+    for (size_t kb = 0; kb < n_kb; ++kb) {
+      const size_t ks0 = kb * kKs, ks1 = std::min(s.n_ks, ks0 + kKs);
+      const bool resume = kb > 0, last = kb + 1 == n_kb;
+      Prefetch pf;
+      size_t pf_k0 = 0, pf_k1 = 0;
+      if (!last) {
+        for (size_t j = 0; j < nt; ++j) pf.base[j] = a[j].direct ? a[j].p + ks1 * 32 : nullptr;
+        pf.ld = K;
+        pf.n_tiles = nt;
+        pf_k0 = ks1;
+        pf_k1 = std::min(n_full, ks1 + kKs);
+      } else {
+        pf = next_n;
+        pf_k0 = 0;
+        pf_k1 = std::min(n_full, kKs);
+      }
+      pf.lines_per_row = pf_k1 > pf_k0 ? pf_k1 - pf_k0 : 0;
+      const size_t lines = pf.lines_per_row * pf.n_tiles * 16;
+      for (size_t g = 0; g < n_groups; ++g) {
+        pf.line0 = lines * g / n_groups;
+        pf.line1 = lines * (g + 1) / n_groups;
+        // The accumulators of earlier K blocks come from saved (when
+        // resuming); the pass leaves its own in st: saved again, or cbuf
+        // for the outputs after the last block.
+        float* saved = state_all + (n_kb > 1 ? g : 0) * 4 * 256;
+        float* st = last ? cbuf : saved;
+        const float* in = resume ? saved : nullptr;
+        const size_t mt = wide ? 0 : 2 * g;
+        const bool two = !wide && mt + 1 < s.n_mt;
+        if (wide) {
+          switch (nt) {
+            case 4: pass_wide<4, T>(a, s, mt, ks0, ks1, n_full, in, st, pf); break;
+            case 3: pass_wide<3, T>(a, s, mt, ks0, ks1, n_full, in, st, pf); break;
+            case 2: pass_wide<2, T>(a, s, mt, ks0, ks1, n_full, in, st, pf); break;
+            default: pass_wide<1, T>(a, s, mt, ks0, ks1, n_full, in, st, pf); break;
+          }
+        } else if (nt == 2) {
+          if (two) pass_square<2, 2, T>(a, s, mt, ks0, ks1, n_full, in, st, pf);
+          else pass_square<2, 1, T>(a, s, mt, ks0, ks1, n_full, in, st, pf);
+        } else {
+          if (two) pass_square<1, 2, T>(a, s, mt, ks0, ks1, n_full, in, st, pf);
+          else pass_square<1, 1, T>(a, s, mt, ks0, ks1, n_full, in, st, pf);
+        }
+        if (!last) continue;
+        // Write the outputs: tile (j, i) of this pass at cbuf + index * 256.
+        for (size_t j = 0; j < nt; ++j)
+          for (size_t i = 0; i < (wide ? 1u : two ? 2u : 1u); ++i) {
+            const size_t idx = wide ? j : 2 * j + i;
+            const size_t m0 = (mt + i) * 16, ncol = n0 + 16 * j;
+            OutTile o{y + m0 * ldy + ncol, ldy, bias ? bias + ncol : nullptr, s.unscale + m0,
+                      std::min<size_t>(16, s.M - m0), std::min<size_t>(16, ne - ncol)};
+            write_out(cbuf + idx * 256, o);
+          }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+size_t matmul_grain() { return 64; }
+
+void matmul_range(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
+                  const float* bias, float* y, size_t ldy) {
+  if (s.M == 0 || nb >= ne) return;
+  if (s.terms == 3)
+    range_t<3>(s, w, rows, nb, ne, bias, y, ldy);
+  else
+    range_t<1>(s, w, rows, nb, ne, bias, y, ldy);
+}
+
+}  // namespace cloze::kernels::amx
