@@ -68,6 +68,7 @@ void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--threads,-t", f.threads, "Worker threads (default: all cores)");
   cmd->add_option("--batch-tokens", f.batch_tokens, "New tokens per forward pass")->capture_default_str();
   cmd->add_flag("--no-special", f.no_special, "Treat special-token strings in texts as plain text");
+  add_precision_option(cmd, f.precision);
 }
 
 void add_input_flags(CLI::App* cmd, InputFlags& f) {
@@ -109,10 +110,11 @@ Engine load_engine(const ClassifierFlags& f) {
   opt.parse_special = !f.no_special;
 
   Engine e;
-  // Check the template before the (slow) model load.
+  // Check the template and precision before the (slow) model load.
   PromptTemplate check(opt.template_text);
+  precision_option(f.precision);
   auto dir = resolve_model(f.model);
-  e.model = Model::load(dir, {.threads = f.threads});
+  e.model = Model::load(dir, {.threads = f.threads, .precision = precision_option(f.precision)});
   e.tokenizer = std::make_unique<Tokenizer>(load_tokenizer(dir));
   e.classifier = std::make_unique<Classifier>(*e.model, *e.tokenizer, std::move(opt));
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -26,6 +26,7 @@ struct ClassifierFlags {
   std::string content_free;
   size_t max_tokens = 0, threads = 0, batch_tokens = 4096;
   bool no_special = false;
+  std::string precision = "exact";
 };
 
 struct InputFlags {

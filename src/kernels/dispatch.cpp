@@ -115,6 +115,12 @@ const char* kernel_set() {
   }
 }
 
+static std::atomic<unsigned> g_paths{0};
+unsigned matmul_paths_used() { return g_paths.load(std::memory_order_relaxed); }
+static void note_path(unsigned p) {
+  if (!(g_paths.load(std::memory_order_relaxed) & p)) g_paths.fetch_or(p, std::memory_order_relaxed);
+}
+
 // Whether the AMX kernel computes this matrix (bf16 weights on the AMX set).
 static bool takes_weight(const Weight& w) { return cur() == KernelSet::Amx && w.type == WType::BF16; }
 
@@ -152,10 +158,13 @@ amx::SplitX amx_split(const float* x, size_t ldx, size_t M, size_t K, ThreadPool
 void range_of(const MatmulSet& k, const amx::SplitX* s, const float* x, size_t ldx, size_t M,
               const Weight& w, const int32_t* rows, size_t nb, size_t ne, const float* bias, float* y,
               size_t ldy) {
-  if (s && w.type == WType::BF16)
+  if (s && w.type == WType::BF16) {
+    note_path(s->terms == 3 ? kPathAmxExact : kPathAmxBf16);
     amx::matmul_range(*s, w, rows, nb, ne, bias, y, ldy);
-  else
+  } else {
+    note_path(kPathFma);
     k.range(x, ldx, M, w, rows, nb, ne, bias, y, ldy);
+  }
 }
 
 size_t grain_of(const MatmulSet& k, bool amx_step, size_t M) {

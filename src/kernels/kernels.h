@@ -53,6 +53,11 @@ KernelSet force_kernels(KernelSet s);
 const char* kernel_set();  // "amx", "avx512", "avx2" or "ref": what the next call will use
 KernelSet kernels_in_use();
 
+// Which matmul paths have run in this process (a bit set of kPath*): what
+// `cloze bench` reports, since F16/F32 weights stay on the FMA code under amx.
+inline constexpr unsigned kPathFma = 1, kPathAmxExact = 2, kPathAmxBf16 = 4;
+unsigned matmul_paths_used();
+
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
 
