@@ -5,12 +5,14 @@
 // precision measurably less accurate. Skipped where the CPU or OS lacks AMX.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cloze/model.h"
 #include "kernels/kernels_internal.h"
 
 namespace k = cloze::kernels;
@@ -237,4 +239,38 @@ TEST(KernelAmx, NonBf16WeightsStayOnFma) {
   run(k::KernelSet::Amx, x.data(), K, M, w, nullptr, ya.data(), N, pool);
   run(k::KernelSet::Ref, x.data(), K, M, w, nullptr, yr.data(), N, pool);
   EXPECT_TRUE(same_bits(ya, yr));
+}
+
+// Whole forwards on the AMX set: bitwise equal however the items are batched
+// and with 1 or 2 threads; within float32 rounding of the reference set.
+TEST(KernelAmx, ModelForwardBatchThreadsAndReference) {
+  NEED_AMX();
+  for (const char* name : {"qwen2-tied-bf16", "qwen3-tied-bf16-hd32", "qwen2-untied-f16"}) {
+    auto logits = [&](k::KernelSet set, size_t threads, bool batched) {
+      SetInScope sel(set);
+      auto m = cloze::Model::load(std::string(CLOZE_FIXTURES) + "/models/" + name, {.threads = threads});
+      const size_t V = m->config().vocab_size;
+      std::vector<int32_t> a(37), b(9);
+      for (size_t i = 0; i < a.size(); ++i) a[i] = int32_t((i * 37 + 5) % V);
+      for (size_t i = 0; i < b.size(); ++i) b[i] = int32_t((i * 11 + 1) % V);
+      std::vector<float> out;
+      cloze::KVCache ca(*m), cb(*m);
+      cloze::ForwardItem items[] = {{&ca, a, cloze::Outputs::All}, {&cb, b, cloze::Outputs::All}};
+      if (batched) {
+        for (auto& r : m->forward(items)) out.insert(out.end(), r.logits.begin(), r.logits.end());
+      } else {
+        for (auto& it : items)
+          for (auto& r : m->forward({&it, 1})) out.insert(out.end(), r.logits.begin(), r.logits.end());
+      }
+      return out;
+    };
+    const auto base = logits(k::KernelSet::Amx, 2, true);
+    EXPECT_TRUE(same_bits(base, logits(k::KernelSet::Amx, 2, false))) << name << " batched vs single";
+    EXPECT_TRUE(same_bits(base, logits(k::KernelSet::Amx, 1, true))) << name << " 1 vs 2 threads";
+    const auto ref = logits(k::KernelSet::Ref, 2, true);
+    ASSERT_EQ(ref.size(), base.size());
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(double(ref[i]) - double(base[i])));
+    EXPECT_LT(worst, 1e-4) << name << ": amx vs ref";
+  }
 }
