@@ -14,6 +14,7 @@
 
 #include "cloze/model.h"
 #include "kernels/kernels_internal.h"
+#include "test_util.h"
 
 namespace k = cloze::kernels;
 using cloze::Precision;
@@ -272,5 +273,30 @@ TEST(KernelAmx, ModelForwardBatchThreadsAndReference) {
     double worst = 0;
     for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(double(ref[i]) - double(base[i])));
     EXPECT_LT(worst, 1e-4) << name << ": amx vs ref";
+  }
+}
+
+// A kernel set name the CPU cannot run, or an unknown one, is an error at
+// model load that names the variable, not a silent fallback; --precision
+// takes exact or bf16 only; bench reports the set and the precision.
+TEST(KernelAmx, CliKernelsAndPrecision) {
+  const std::string model = std::string(CLOZE_FIXTURES) + "/models/qwen2-tied-bf16";
+  const std::string bin = CLOZE_BIN;
+  auto r = cloze::test::run_command("CLOZE_KERNELS=sse9 " + bin + " logits --model " + model + " --ids 1,2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("CLOZE_KERNELS=sse9: unknown kernel set"), std::string::npos) << r.out;
+  if (!k::amx_supported()) {
+    r = cloze::test::run_command("CLOZE_KERNELS=amx " + bin + " logits --model " + model + " --ids 1,2 2>&1");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.out.find("CLOZE_KERNELS=amx: this CPU cannot run"), std::string::npos) << r.out;
+  }
+  r = cloze::test::run_command(bin + " bench --model " + model + " --precision fp8 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--precision: \"fp8\" is not a precision (use exact or bf16)"), std::string::npos) << r.out;
+  for (const char* p : {"exact", "bf16"}) {
+    r = cloze::test::run_command(bin + " bench --model " + model + " --lengths 8 --repeats 1 --decode-tokens 0 --texts 0 --json --precision " + p);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find(std::string("\"precision\":\"") + p + "\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("\"kernels\":\"") + k::kernel_set() + "\""), std::string::npos) << r.out;
   }
 }
