@@ -218,8 +218,11 @@ void matmul_multi(const float* x, size_t ldx, size_t M, const MatmulTarget* targ
   }, grain_of(k, amx_step, M));
 }
 
-void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up,
-            float* gate, float* up, size_t ld, ThreadPool& pool) {
+// Gate and up matmuls over the same row blocks (on the AMX set from one
+// split of x, as matmul does: the same products as two matmul calls), then the
+// gate activation times up, row block by row block while it is in cache.
+void gated_mlp(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up, GateAct act,
+               float* gate, float* up, size_t ld, ThreadPool& pool) {
   if (M == 0 || w_gate.rows == 0) return;
   const MatmulSet k = matmul_set();
   amx::SplitX split;
@@ -229,20 +232,16 @@ void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const We
   pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) {
     range_of(k, s, x, ldx, M, w_gate, nullptr, nb, ne, nullptr, gate, ld);
     range_of(k, s, x, ldx, M, w_up, nullptr, nb, ne, nullptr, up, ld);
-    for (size_t m = 0; m < M; ++m) silu_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
+    for (size_t m = 0; m < M; ++m) {
+      if (act == GateAct::SiLU) silu_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
+      else gelu_tanh_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
+    }
   }, grain_of(k, amx_step, M));
 }
 
-void gated_mlp(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up, GateAct act,
-               float* gate, float* up, size_t ld, ThreadPool& pool) {
-  if (act == GateAct::SiLU) return swiglu(x, ldx, M, w_gate, w_up, gate, up, ld, pool);
-  if (M == 0 || w_gate.rows == 0) return;
-  const MatmulSet k = matmul_set();
-  pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) {
-    k.range(x, ldx, M, w_gate, nullptr, nb, ne, nullptr, gate, ld);
-    k.range(x, ldx, M, w_up, nullptr, nb, ne, nullptr, up, ld);
-    for (size_t m = 0; m < M; ++m) gelu_tanh_mul(gate + m * ld + nb, up + m * ld + nb, ne - nb);
-  }, k.grain(M));
+void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up,
+            float* gate, float* up, size_t ld, ThreadPool& pool) {
+  gated_mlp(x, ldx, M, w_gate, w_up, GateAct::SiLU, gate, up, ld, pool);
 }
 
 // The row-wise kernels and attention have no AVX-512 version (they are a few
