@@ -277,6 +277,36 @@ TEST(KernelAmx, ModelForwardBatchThreadsAndReference) {
   }
 }
 
+// LoadOptions::precision reaches every RunContext made on the model (the pool
+// it makes carries it): bf16 forwards differ from exact ones on AMX, stay near
+// them, and two contexts of one bf16 model give the same bits.
+TEST(KernelAmx, ModelPrecisionReachesRunContexts) {
+  const std::string dir = std::string(CLOZE_FIXTURES) + "/models/qwen2-tied-bf16";
+  auto exact = cloze::Model::load(dir, {.threads = 2});
+  auto fast = cloze::Model::load(dir, {.threads = 2, .precision = Precision::Bf16});
+  EXPECT_EQ(exact->precision(), Precision::Exact);
+  EXPECT_EQ(fast->precision(), Precision::Bf16);
+  EXPECT_EQ(cloze::RunContext(*exact).precision(), Precision::Exact);
+  EXPECT_EQ(cloze::RunContext(*fast, 1).precision(), Precision::Bf16);
+  NEED_AMX();
+  SetInScope sel(k::KernelSet::Amx);
+  std::vector<int32_t> ids(23);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 5) % exact->config().vocab_size);
+  auto logits = [&](const cloze::Model& m, size_t threads) {
+    cloze::RunContext ctx(m, threads);
+    cloze::KVCache cache(m);
+    cloze::ForwardItem item{&cache, ids, cloze::Outputs::All};
+    return ctx.forward({&item, 1})[0].logits;
+  };
+  const auto e = logits(*exact, 2), f = logits(*fast, 2);
+  ASSERT_EQ(e.size(), f.size());
+  EXPECT_FALSE(same_bits(e, f)) << "bf16 precision did not reach the matmuls";
+  EXPECT_TRUE(same_bits(f, logits(*fast, 1))) << "bf16: 1 vs 2 threads";
+  double worst = 0;
+  for (size_t i = 0; i < e.size(); ++i) worst = std::max(worst, std::fabs(double(e[i]) - double(f[i])));
+  EXPECT_LT(worst, 0.1) << "bf16 vs exact";
+}
+
 // A kernel set name the CPU cannot run, or an unknown one, is an error at
 // model load that names the variable, not a silent fallback; --precision
 // takes exact or bf16 only; bench reports the set and the precision.
