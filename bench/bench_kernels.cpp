@@ -6,8 +6,9 @@
 // on are shared, and CPU time is what stays comparable under load. With
 // threads=2 the CPU time is the sum over both threads, so GFLOP/s there is per
 // core-second; the wall-clock speedup needs an idle machine.
-// The kernel set is an argument (1 = avx2, 2 = avx512; sets the CPU lacks are
-// skipped); CLOZE_KERNELS=ref|avx2|avx512 picks it for the Prefill benchmarks.
+// The kernel set is an argument (1 = avx2, 2 = avx512, 3 = amx exact, 4 = amx
+// with bf16 activations; sets the CPU lacks are skipped);
+// CLOZE_KERNELS=ref|avx2|avx512|amx picks it for the Prefill benchmarks.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -73,8 +74,11 @@ const Shape kShapes[] = {{"q_proj/o_proj", kHidden, kHidden},
                          {"down_proj", kHidden, kInter},
                          {"lm_head", 151936, kHidden}};
 
-// 1: avx2, 2: avx512; false when the CPU lacks it.
+// 1: avx2, 2: avx512, 3: amx (exact, bf16x3), 4: amx with bf16 activations
+// (the pool's precision is set by the caller); false when the CPU lacks it.
 bool select_set(int64_t set, const char** name) {
+  if (set == 3 && k::amx_supported()) return *name = "amx", k::force_kernels(k::KernelSet::Amx), true;
+  if (set == 4 && k::amx_supported()) return *name = "amx-bf16", k::force_kernels(k::KernelSet::Amx), true;
   if (set == 2 && k::avx512_supported()) return *name = "avx512", k::force_kernels(k::KernelSet::Avx512), true;
   if (set == 1 && k::avx2_supported()) return *name = "avx2", k::force_kernels(k::KernelSet::Avx2), true;
   return false;
@@ -94,10 +98,12 @@ void BM_Matmul(benchmark::State& state) {
   auto x = rand_floats(M * s.K, 2);
   std::vector<float> y(M * s.N);
   auto& p = pool(threads);
+  p.set_precision(state.range(3) == 4 ? cloze::Precision::Bf16 : cloze::Precision::Exact);
   for (auto _ : state) {
     k::matmul(x.data(), s.K, M, w->w, nullptr, y.data(), s.N, p);
     benchmark::DoNotOptimize(y.data());
   }
+  p.set_precision(cloze::Precision::Exact);
   k::force_kernels(before);
   state.SetLabel(std::string(s.name) + " " + set);
   state.counters["GFLOP/s"] =
@@ -106,8 +112,8 @@ void BM_Matmul(benchmark::State& state) {
       benchmark::Counter(2.0 * double(s.N * s.K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Matmul)
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 128, 512}, {1, 2}, {1, 2}})
-    ->ArgsProduct({{4}, {1, 16}, {1, 2}, {1, 2}})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 128, 512}, {1, 2}, {1, 2, 3, 4}})
+    ->ArgsProduct({{4}, {1, 16}, {1, 2}, {1, 2, 3, 4}})
     ->ArgNames({"shape", "M", "threads", "set"})
     ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMicrosecond);

@@ -157,9 +157,10 @@ TEST(KernelDispatch, ForceReferenceSwitchesSet) {
   k::force_reference(true);
   EXPECT_STREQ(k::kernel_set(), "ref");
   k::force_reference(false);
-  EXPECT_STREQ(k::kernel_set(), k::avx512_supported() ? "avx512"
-                                : k::avx2_supported() ? "avx2"
-                                                      : "ref");
+  EXPECT_STREQ(k::kernel_set(), k::amx_supported()      ? "amx"
+                                : k::avx512_supported() ? "avx512"
+                                : k::avx2_supported()   ? "avx2"
+                                                        : "ref");
   // A set the CPU lacks falls back to the best one below it.
   k::KernelSet got = k::force_kernels(k::KernelSet::Avx2);
   EXPECT_EQ(got, k::avx2_supported() ? k::KernelSet::Avx2 : k::KernelSet::Ref);
@@ -284,10 +285,12 @@ TEST(KernelMatmul, ThreadCountInvariance) {
     }
 }
 
-// All sets this CPU runs, the reference first.
+// All sets this CPU runs, the reference first (amx included: the tests
+// that use this compare results within one set).
 std::vector<MatmulSet> every_matmul() {
   std::vector<MatmulSet> s{kRefMatmul};
   for (const MatmulSet& f : fast_matmuls()) s.push_back(f);
+  if (k::amx_supported()) s.push_back({"amx", k::KernelSet::Amx});
   return s;
 }
 

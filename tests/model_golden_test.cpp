@@ -52,13 +52,13 @@ std::vector<float> run_all(const cloze::Model& m, const std::vector<int32_t>& id
 
 class GoldenModel : public ::testing::TestWithParam<std::string> {};
 
-// On every kernel set the CPU has (they agree bit for bit, but each is checked
-// against the truth on its own).
+// On every kernel set the CPU has, AMX included (the FMA sets agree bit for
+// bit, AMX within float32 rounding; each is checked against the truth).
 TEST_P(GoldenModel, AllPositionsMatchTransformers) {
   auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
   Golden g = read_golden(GetParam());
   ASSERT_EQ(g.ids.size(), 4u);
-  for (auto set : {k::KernelSet::Ref, k::KernelSet::Avx2, k::KernelSet::Avx512}) {
+  for (auto set : {k::KernelSet::Ref, k::KernelSet::Avx2, k::KernelSet::Avx512, k::KernelSet::Amx}) {
     if (!k::supported(set)) continue;
     k::force_kernels(set);
     for (size_t s = 0; s < g.ids.size(); ++s) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cloze/config.h"
+#include "cloze/precision.h"
 
 namespace cloze {
 
@@ -106,6 +107,10 @@ struct ForwardOptions {
 
 struct LoadOptions {
   size_t threads = 0;  // default thread count of run contexts on this model; 0: all hardware threads
+  // Exact (default): float32-accurate matmuls. Bf16: activations rounded to
+  // bf16 on the AMX kernel set (faster; see README "Precision"). Every
+  // RunContext on this model runs its matmuls at this precision.
+  Precision precision = Precision::Exact;
 };
 
 // The weights and config of a model: read-only once loaded, so any number of
@@ -120,6 +125,7 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const std::filesystem::path& dir() const { return dir_; }
   size_t threads() const { return threads_; }  // LoadOptions::threads, resolved
+  Precision precision() const { return precision_; }  // LoadOptions::precision
 
   struct Weights;  // opaque: defined in src/model/weights.h
   const Weights& weights() const { return *w_; }
@@ -129,6 +135,7 @@ class Model {
   std::filesystem::path dir_;
   ModelConfig config_;
   size_t threads_ = 1;
+  Precision precision_ = Precision::Exact;
   std::unique_ptr<const Weights> w_;
 };
 
@@ -145,6 +152,7 @@ class RunContext {
 
   const Model& model() const { return model_; }
   size_t threads() const;
+  Precision precision() const;  // the model's LoadOptions::precision
 
   // Runs all items' new tokens as one stacked batch, appends their K/V to
   // their caches, and returns one result per item. Results are bitwise

@@ -68,6 +68,7 @@ void add_classifier_flags(CLI::App* cmd, ClassifierFlags& f) {
   cmd->add_option("--threads,-t", f.threads, "Worker threads (default: all cores)");
   cmd->add_option("--batch-tokens", f.batch_tokens, "New tokens per forward pass")->capture_default_str();
   cmd->add_flag("--no-special", f.no_special, "Treat special-token strings in texts as plain text");
+  add_precision_option(cmd, f.precision);
   cmd->add_flag("--chat", f.chat,
                 "Prompt an instruct model through its chat template: [--system] + a user message made of the "
                 "template with {text}, then the assistant's turn, then --answer-prefix");
@@ -133,8 +134,9 @@ Engine load_engine(const ClassifierFlags& f) {
   opt.top_alternatives = f.top;
 
   Engine e;
-  // Check the template before the (slow) model load.
+  // Check the template and precision before the (slow) model load.
   PromptTemplate check(opt.template_text);
+  const Precision precision = precision_option(f.precision);
   if (!f.chat && (f.system || !f.answer_prefix.empty() || !f.chat_flags.chat_template.empty() ||
                   !f.chat_flags.chat_template_name.empty()))
     throw Error("--system, --answer-prefix and --chat-template* need --chat");
@@ -148,7 +150,7 @@ Engine load_engine(const ClassifierFlags& f) {
     chat.render = chat_render_options(f.chat_flags);
     use_chat_prompt(opt, load_chat_template(dir, f.chat_flags), chat);
   }
-  e.model = Model::load(dir, {.threads = f.threads});
+  e.model = Model::load(dir, {.threads = f.threads, .precision = precision});
   e.tokenizer = std::make_unique<Tokenizer>(load_tokenizer(dir));
   e.classifier = std::make_unique<Classifier>(*e.model, *e.tokenizer, std::move(opt));
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

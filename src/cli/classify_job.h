@@ -27,6 +27,7 @@ struct ClassifierFlags {
   std::string content_free;
   size_t max_tokens = 0, threads = 0, batch_tokens = 4096;
   bool no_special = false;
+  std::string precision = "exact";
   // --chat: prompt through the model's chat template (--system, --answer-prefix).
   bool chat = false;
   std::optional<std::string> system;

@@ -10,6 +10,7 @@
 #include "cloze/classify.h"
 #include "cloze/error.h"
 #include "cloze/hub.h"
+#include "kernels/kernels.h"
 
 namespace cloze::cli {
 
@@ -26,6 +27,7 @@ struct BenchArgs {
   size_t repeats = 3;
   size_t texts = 64;
   bool json = false;
+  std::string precision = "exact";
 };
 
 // Short movie reviews for the classification figure (a model directory need
@@ -49,10 +51,21 @@ std::vector<int32_t> random_ids(size_t n, size_t vocab, uint64_t seed) {
   return ids;
 }
 
+// What this run's matmuls did, in words (from the paths the kernels took).
+std::string matmul_method() {
+  const unsigned p = kernels::matmul_paths_used();
+  std::string out;
+  auto add = [&](const char* s) { out += out.empty() ? s : std::string(" + ") + s; };
+  if (p & kernels::kPathAmxExact) add("AMX tiles, bf16 weights x float32 activations split in 3 bf16 terms");
+  if (p & kernels::kPathAmxBf16) add("AMX tiles, bf16 weights x activations rounded to bf16");
+  if (p & kernels::kPathFma) add("float32 FMA, weights as stored");
+  return out.empty() ? "none" : out;
+}
+
 void run_bench(const BenchArgs& a) {
   auto t0 = Clock::now();
   auto dir = resolve_model(a.model);
-  auto model = Model::load(dir, {.threads = a.threads});
+  auto model = Model::load(dir, {.threads = a.threads, .precision = precision_option(a.precision)});
   const double load_s = seconds_since(t0);
   RunContext ctx(*model);
   const auto& c = model->config();
@@ -112,8 +125,9 @@ void run_bench(const BenchArgs& a) {
 
   std::string out;
   if (a.json) {
-    out = "{\"threads\":" + std::to_string(model->threads()) + ",\"precision\":\"float32 activations, " +
-          "weights as stored\",\"load_s\":";
+    out = "{\"threads\":" + std::to_string(model->threads()) + ",\"kernels\":\"" + kernels::kernel_set() +
+          "\",\"precision\":\"" + precision_name(model->precision()) + "\",\"matmul\":\"" + matmul_method() +
+          "\",\"load_s\":";
     append_float(out, float(load_s));
     out += ",\"prefill\":[";
     for (size_t i = 0; i < prefill.size(); ++i) {
@@ -130,8 +144,9 @@ void run_bench(const BenchArgs& a) {
     out += "}\n";
   } else {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "model %s\nthreads %zu, precision float32 activations (weights as stored), load %.3f s\n",
-                  dir.string().c_str(), model->threads(), load_s);
+    std::snprintf(buf, sizeof buf, "model %s\nthreads %zu, kernels %s, precision %s (%s), load %.3f s\n",
+                  dir.string().c_str(), model->threads(), kernels::kernel_set(), precision_name(model->precision()),
+                  matmul_method().c_str(), load_s);
     out = buf;
     out += "prompt tokens  prefill tokens/s\n";
     for (auto [T, tps] : prefill) {
@@ -162,6 +177,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--repeats", a->repeats, "Runs per prefill length (best is reported)")->capture_default_str();
   cmd->add_option("--texts", a->texts, "Texts for the classification figure (0: skip)")->capture_default_str();
   cmd->add_flag("--json", a->json, "One JSON object on stdout");
+  add_precision_option(cmd, a->precision);
   cmd->callback([a] { run_bench(*a); });
 }
 

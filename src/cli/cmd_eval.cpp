@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "kernels/kernels.h"
 #include "cli/classify_job.h"
 #include "cli/commands.h"
 #include "cloze/error.h"
@@ -164,6 +165,8 @@ void run_eval(EvalArgs& a) {
   j["texts_per_s"] = double(n) / seconds;
   j["tokens_per_s"] = double(tokens) / seconds;
   j["threads"] = e.model->threads();
+  j["kernels"] = kernels::kernel_set();
+  j["precision"] = precision_name(e.model->precision());
   if (report_out || report_json_out) {
     report::RunFacts f{.model = e.model->dir().string(),
                        .input = a.in.input,
@@ -177,6 +180,8 @@ void run_eval(EvalArgs& a) {
                        .scored = scored,
                        .errors = errors,
                        .threads = e.model->threads(),
+                       .kernels = kernels::kernel_set(),
+                       .precision = precision_name(e.model->precision()),
                        .seconds = seconds,
                        .load_seconds = e.load_seconds,
                        .texts_per_s = double(n) / seconds,
@@ -211,8 +216,9 @@ void run_eval(EvalArgs& a) {
   std::printf("label mass   %.4f (mean probability of answering with a label)\n",
               j["mean_label_mass"].get<double>());
   std::printf("\n%s\n", multi ? ml.format().c_str() : cm.format().c_str());
-  std::printf("time         %.2f s (model load %.2f s), %.2f texts/s, %.0f prompt tokens/s, %zu threads\n", seconds,
-              e.load_seconds, double(n) / seconds, double(tokens) / seconds, e.model->threads());
+  std::printf("time         %.2f s (model load %.2f s), %.2f texts/s, %.0f prompt tokens/s, %zu threads, kernels %s, precision %s\n",
+              seconds, e.load_seconds, double(n) / seconds, double(tokens) / seconds, e.model->threads(),
+              kernels::kernel_set(), precision_name(e.model->precision()));
 }
 
 }  // namespace

@@ -12,6 +12,18 @@ std::unique_ptr<Model> load_model(const std::string& spec, size_t threads) {
   return Model::load(resolve_model(spec), {.threads = threads});
 }
 
+void add_precision_option(CLI::App* cmd, std::string& value) {
+  cmd->add_option("--precision", value,
+                  "exact (float32-accurate matmuls) or bf16 (activations rounded to bf16 on AMX: faster, "
+                  "not exact; other kernel sets stay exact)")
+      ->capture_default_str();
+}
+
+Precision precision_option(const std::string& value) {
+  if (auto p = parse_precision(value)) return *p;
+  throw Error("--precision: \"" + value + "\" is not a precision (use exact or bf16)");
+}
+
 Tokenizer load_tokenizer(const std::filesystem::path& model_dir) {
   const auto path = model_dir / "tokenizer.json";
   if (!std::filesystem::is_regular_file(path))

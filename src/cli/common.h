@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cloze/model.h"
 #include "cloze/tokenizer.h"
 
@@ -13,6 +15,11 @@ namespace cloze::cli {
 
 // --model (directory or hub id) -> loaded model; --threads 0 = all cores.
 std::unique_ptr<Model> load_model(const std::string& spec, size_t threads);
+
+// --precision exact|bf16 (how the matmuls treat activations).
+void add_precision_option(CLI::App* cmd, std::string& value);
+// The flag's value as a Precision; a clear error for anything else.
+Precision precision_option(const std::string& value);
 
 // The tokenizer.json of a model directory; a clear error if it has none.
 Tokenizer load_tokenizer(const std::filesystem::path& model_dir);

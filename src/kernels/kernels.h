@@ -5,7 +5,12 @@
 // Determinism contract: each output element is reduced in a fixed order that
 // depends only on the sizes of the reduction (K, head_dim, kv length), never
 // on M (how many rows are batched together), on which rows share a call, or
-// on the thread count. Batched and one-at-a-time forwards are bitwise equal.
+// on the thread count. Batched and one-at-a-time forwards are bitwise equal
+// within a kernel set. Across sets: ref, avx2 and avx512 are bitwise equal to
+// each other; the amx set's matmuls of bf16 weights sum the same exact
+// products in another order (tile products of bf16x3-split activations,
+// matmul_amx.cpp), so it agrees with them within float32 rounding (and
+// flushes float32 subnormal partial sums, as the tile unit does).
 #include <cstddef>
 #include <cstdint>
 
@@ -27,20 +32,31 @@ struct Weight {
 // matrix through this once at load time and keeps the result alive.
 Weight prepare_weight(const Weight& raw);
 
-// Kernel selection. The best set the CPU supports is used (AVX-512F/BW/VL/DQ,
-// else AVX2+FMA+F16C, else the portable reference) unless the environment
-// variable CLOZE_KERNELS=ref|avx2|avx512 names another at start-up (a set the
-// CPU lacks falls back to the best it has), or force_kernels() /
-// force_reference(true) was called. All sets are bitwise identical.
-enum class KernelSet : uint8_t { Ref, Avx2, Avx512 };
+// Kernel selection. The best set the CPU supports is used (AMX-BF16 with the
+// OS's grant of the tile state, else AVX-512F/BW/VL/DQ, else AVX2+FMA+F16C,
+// else the portable reference) unless the environment variable
+// CLOZE_KERNELS=ref|avx2|avx512|amx names another at start-up (an unknown
+// name, or a set the CPU lacks, is a cloze::Error from the first kernel call:
+// prepare_weight at model load), or force_kernels() / force_reference(true)
+// was called. The amx set runs matmuls of bf16 weights on the tile unit
+// (exact: activations split into three bf16 terms; with a pool whose
+// precision is Bf16, rounded to one) and everything else with the avx512
+// set's code.
+enum class KernelSet : uint8_t { Ref, Avx2, Avx512, Amx };
 bool avx2_supported();
 bool avx512_supported();
+bool amx_supported();
 bool supported(KernelSet s);
 void force_reference(bool on);  // true: Ref; false: the best supported set
 // Selects `s`, or the best supported set below it; returns the set now in use.
 KernelSet force_kernels(KernelSet s);
-const char* kernel_set();  // "avx512", "avx2" or "ref": what the next call will use
+const char* kernel_set();  // "amx", "avx512", "avx2" or "ref": what the next call will use
 KernelSet kernels_in_use();
+
+// Which matmul paths have run in this process (a bit set of kPath*): what
+// `cloze bench` reports, since F16/F32 weights stay on the FMA code under amx.
+inline constexpr unsigned kPathFma = 1, kPathAmxExact = 2, kPathAmxBf16 = 4;
+unsigned matmul_paths_used();
 
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);

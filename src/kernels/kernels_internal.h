@@ -29,4 +29,30 @@ void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const i
                   size_t nb, size_t ne, const float* bias, float* y, size_t ldy);
 }  // namespace avx512
 
+// The AMX set's matmul for bf16 weights (matmul_amx.cpp; the set's other
+// kernels, and its matmuls of F16/F32 weights, are the avx512 ones).
+// A call is two parallel steps: split_range cuts x into bf16 terms in the
+// tile layout (once, shared by every matrix of the step), then matmul_range
+// runs one thread's share of the weight rows against it.
+namespace amx {
+// The CPU has AMX-TILE and AMX-BF16 and Linux granted the tile state.
+bool available();
+// x split into `terms` bf16 terms (3: hi, mid, lo; 1: hi only), per x tile of
+// 16 rows and k step of 32: tiles[((mt * n_ks + ks) * terms + t) * 512 + r * 32 + 2 * m + p]
+// = term t of x'[16 mt + m][32 ks + 2 r + p]; unscale[m]: the power of two
+// that undoes row m's scaling (see matmul_amx.cpp).
+struct SplitX {
+  uint16_t* tiles = nullptr;
+  float* unscale = nullptr;  // [n_mt * 16]
+  size_t M = 0, K = 0, n_mt = 0, n_ks = 0, terms = 3;
+};
+size_t split_floats(size_t M, size_t K, size_t terms);  // buffer size, in floats
+SplitX split_layout(float* buf, size_t M, size_t K, size_t terms);  // buf: 64-byte aligned
+void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_t mt_e);
+size_t matmul_grain();
+// y[m, n] (+ bias[n]) for n in [nb, ne), W's row n being rows ? rows[n] : n; W is BF16.
+void matmul_range(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
+                  const float* bias, float* y, size_t ldy);
+}  // namespace amx
+
 }  // namespace cloze::kernels

@@ -84,9 +84,14 @@ void weight_row(const Weight& w, size_t row, float* out) {
   to_f32(static_cast<const char*>(w.data) + row * w.cols * elem_size(w.type), w.type, w.cols, out);
 }
 
-// The matmul kernels read the checkpoint layout directly (no repacking), so
-// load time and memory stay those of the mmapped file.
-Weight prepare_weight(const Weight& raw) { return raw; }
+// The matmul kernels read the checkpoint layout directly (no repacking: the
+// AMX set loads bf16 rows as tiles in place), so load time and memory stay
+// those of the mmapped file. Selecting the kernel set here makes a bad
+// CLOZE_KERNELS an error at model load.
+Weight prepare_weight(const Weight& raw) {
+  kernels_in_use();
+  return raw;
+}
 
 // One implementation for every kernel set: libm's cosf/sinf are not
 // vectorized, and sharing the code is what keeps the tables bitwise equal.

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "cloze/precision.h"
+
 namespace cloze {
 
 class ThreadPool {
@@ -33,9 +35,15 @@ class ThreadPool {
 
   size_t size() const { return n_threads_; }
 
+  // The pool is the kernels' per-run context: the matmuls it runs read
+  // their activation precision here (a RunContext sets its model's
+  // LoadOptions::precision when it makes the pool).
+  Precision precision() const { return precision_; }
+  void set_precision(Precision p) { precision_ = p; }
+
   // fn(begin, end, thread_index) over contiguous chunks of [0, n). Chunks are
   // multiples of `grain` (except the last). Calls from inside fn run inline.
-  // One caller at a time (the pool belongs to one model, used by one thread).
+  // One caller at a time (the pool belongs to one RunContext, used by one thread).
   void run(size_t n, const std::function<void(size_t, size_t, size_t)>& fn, size_t grain = 1);
 
  private:
@@ -44,6 +52,7 @@ class ThreadPool {
   void wait_done();
 
   size_t n_threads_;
+  Precision precision_ = Precision::Exact;
   std::chrono::microseconds spin_;  // how long to spin before sleeping
   std::vector<std::thread> threads_;
   // The job, written by run() before it bumps generation_ (release) and read

@@ -71,7 +71,7 @@ void facts_table(HtmlWriter& w, const RunFacts& f) {
   fact(w, "texts", std::to_string(f.n) + " (" + std::to_string(f.scored) + " scored, " + std::to_string(f.errors) +
                        " could not be scored)");
   fact(w, "time", fixed(f.seconds, 2) + " s (model load " + fixed(f.load_seconds, 2) + " s), " + std::to_string(f.threads) +
-                      " threads");
+                      " threads, kernels " + f.kernels + ", precision " + f.precision);
   fact(w, "throughput", fixed(f.texts_per_s, 2) + " texts/s, " + fixed(f.tokens_per_s, 0) + " prompt tokens/s");
   fact(w, "cloze", f.version);
   fact(w, "generated", f.generated);
@@ -138,6 +138,8 @@ nlohmann::ordered_json facts_json(const RunFacts& f) {
           {"texts_per_s", f.texts_per_s},
           {"tokens_per_s", f.tokens_per_s},
           {"threads", f.threads},
+          {"kernels", f.kernels},
+          {"precision", f.precision},
           {"version", f.version},
           {"generated", f.generated}};
 }

@@ -16,6 +16,7 @@ struct RunFacts {
   std::string model, input, template_text, calibration, label_score, version, generated;  // generated: UTC time
   std::vector<std::string> labels;
   size_t n = 0, scored = 0, errors = 0, threads = 0;
+  std::string kernels, precision;  // the kernel set and matmul precision the run used
   double seconds = 0, load_seconds = 0, texts_per_s = 0, tokens_per_s = 0;
 };
 
