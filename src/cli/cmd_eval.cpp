@@ -8,6 +8,8 @@
 
 #include "cli/classify_job.h"
 #include "cli/commands.h"
+#include "cli/job_output.h"
+#include "cli/job_signals.h"
 #include "cloze/error.h"
 #include "cloze/metrics.h"
 
@@ -22,11 +24,18 @@ struct EvalArgs {
   std::string label_map;
   bool json = false;
   std::string predictions;  // optional JSONL file of per-row results
+  std::string output, format;  // --output: per-row results, resumable
+  bool resume = false;
 };
 
 void run_eval(EvalArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   if (a.in.input.empty()) throw Error("eval: --input FILE with a label column is required");
+  if (!a.output.empty() && !a.predictions.empty()) throw Error("eval: give --output or --predictions, not both");
+  if (a.resume && a.output.empty()) throw Error("--resume needs --output FILE (the file to continue)");
+  if (a.resume && a.in.input == "-") throw Error("--resume needs --input FILE: stdin cannot be read again");
+  if (!a.output.empty()) output_format_for(a.output, a.format);
+  install_job_signals();
   LabelMap map = a.label_map.empty() ? LabelMap() : LabelMap::parse(a.label_map);
   auto reader = open_input(a.in, a.label_column);
   Engine e = load_engine(a.clf);
@@ -34,13 +43,41 @@ void run_eval(EvalArgs& a) {
   ConfusionMatrix cm(labels);
   size_t errors = 0, tokens = 0;
   double mass = 0;
-  std::unique_ptr<std::ofstream> pred_file;
-  std::unique_ptr<RecordWriter> pred;
-  if (!a.predictions.empty()) {
-    pred_file = std::make_unique<std::ofstream>(a.predictions);
-    if (!*pred_file) throw Error("--predictions: cannot write '" + a.predictions + "'");
-    pred = RecordWriter::create(*pred_file, OutputFormat::Jsonl, {});
+  // Per-row results: --output (resumable) or the older --predictions (JSONL).
+  std::unique_ptr<JobOutput> pred;
+  if (!a.output.empty() || !a.predictions.empty()) {
+    JobOutputOptions oo;
+    oo.path = a.output.empty() ? a.predictions : a.output;
+    oo.format = a.output.empty() ? "jsonl" : a.format;
+    oo.resume = a.resume;
+    if (!a.output.empty()) {  // --predictions: a plain file, replaced each run
+      oo.identity = job_identity("eval", e, a.clf, a.in, {});
+      oo.identity["label_column"] = a.label_column;
+      oo.identity["label_map"] = a.label_map;
+    }
+    pred = std::make_unique<JobOutput>(std::move(oo));
+    // Rows an earlier run wrote count in the metrics as if scored now.
+    for (const auto& row : pred->existing_rows()) {
+      if (row.contains("error")) {
+        ++errors;
+        continue;
+      }
+      cm.add(row.at("gold").get<std::string>(), row.at("label").get<std::string>());
+      mass += row.value("label_mass", 0.0);
+    }
   }
+  JobHooks hooks;
+  if (pred) {
+    hooks.skip = pred->rows_done();
+    hooks.after_batch = [&] { pred->commit(); };
+  }
+  hooks.on_signal = [&](int sig) {
+    exit_on_signal(sig, "stopped after the batch in flight" +
+                            (pred && pred->to_file() && !a.output.empty()
+                                 ? "; " + std::to_string(pred->rows()) + " rows written to " + pred->name() +
+                                       "; resume with: " + resume_command()
+                                 : std::string("; no metrics (with --output FILE an eval can be resumed)")));
+  };
   size_t n = run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
     if (!r.label) throw Error("input line " + std::to_string(r.line) + ": no gold label in column '" + a.label_column + "'");
     const std::string& gold = map.empty() ? *r.label : map.map(*r.label);
@@ -62,7 +99,7 @@ void run_eval(EvalArgs& a) {
     cm.add(gold, c.label);
     mass += c.label_mass;
     tokens += c.prompt_tokens;
-  });
+  }, hooks);
   if (pred) pred->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const size_t scored = cm.total();
@@ -106,6 +143,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--label-column", a->label_column, "Column / field with the gold label")->capture_default_str();
   cmd->add_option("--label-map", a->label_map, "Map gold labels, e.g. 1=positive,0=negative");
   cmd->add_option("--predictions", a->predictions, "Also write per-row results (JSONL) to this file");
+  cmd->add_option("--output,-o", a->output, "Write per-row results (with gold) to FILE, whole rows only; resumable");
+  cmd->add_option("--format,-f", a->format, "--output format: jsonl or csv (default: from the extension)");
+  cmd->add_flag("--resume", a->resume, "Continue the eval that wrote --output FILE (JSONL), metrics over all rows");
   cmd->add_flag("--json", a->json, "Print the report as one JSON object");
   cmd->callback([a] { run_eval(*a); });
 }
