@@ -224,6 +224,7 @@ struct HttpFront::Impl {
             return refuse(c, 400, "Content-Length is not a number");
           v = std::stoull(value);
           if (have_length && v != length) return refuse(c, 400, "two different Content-Length headers");
+          if (!have_length) c.head += "Content-Length: " + value + "\r\n";
           have_length = true;
           length = v;
           continue;
@@ -502,11 +503,12 @@ struct HttpFront::Impl {
           continue;
         }
         if (auto u = up_owner.find(fd); u != up_owner.end()) {
-          auto it = conns.find(u->second);
+          const int client = u->second;  // on_up may close the handler side (and erase u)
+          auto it = conns.find(client);
           if (it == conns.end()) continue;
           Conn& c = *it->second;
           on_up(c, events[i].events);
-          if (conns.count(u->second) && flush_client(c)) update(c);
+          if (conns.count(client) && flush_client(c)) update(c);
           continue;
         }
         auto it = conns.find(fd);
