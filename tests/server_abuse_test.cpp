@@ -233,6 +233,10 @@ TEST_F(ServerAbuse, DeepJsonAndInvalidUtf8Are400) {
   r = c.Post("/v1/classify", std::string(100000, '{') , "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
+  // A number past double's range once escaped as a 500 (found by fuzz_requests).
+  r = c.Post("/v1/classify", R"({"texts": ["ok"], "labels": 1e999})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
   r = c.Post("/v1/classify", "{\"texts\": [\"ok\", \"bad \xff\xfe byte\"]}", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
