@@ -70,7 +70,11 @@ std::string error_response(int status, const std::string& message, int retry_aft
 struct HttpFront::Impl {
   struct Conn {
     int fd = -1, up = -1;
-    enum class State { Head, Body, InFlight, Closing } state = State::Head;
+    // Closing: the last answer is being written. Draining: written and our
+    // side shut down; what the client still sends is read and dropped for a
+    // moment, so that closing with unread bytes does not reset the connection
+    // and destroy the answer before the client reads it.
+    enum class State { Head, Body, InFlight, Closing, Draining } state = State::Head;
     std::string in;             // client bytes not yet forwarded
     std::string out;            // bytes for the client, from out_off on
     size_t out_off = 0;
@@ -93,6 +97,7 @@ struct HttpFront::Impl {
   int listen_fd = -1, ep = -1, wake = -1, upstream_port = 0;
   std::atomic<bool> stop_requested{false};
   bool stopping = false;
+  bool accept_paused = false;  // out of descriptors: wait for a connection to close
   std::unordered_map<int, std::unique_ptr<Conn>> conns;  // by client fd
   std::unordered_map<int, int> up_owner;                 // handler fd -> client fd
 
@@ -107,7 +112,7 @@ struct HttpFront::Impl {
   // read; read the handler only while the client keeps up.
   void update(Conn& c) {
     uint32_t ev = 0;
-    if (c.state == Conn::State::Head || c.state == Conn::State::Body) ev |= EPOLLIN;
+    if (c.state == Conn::State::Head || c.state == Conn::State::Body || c.state == Conn::State::Draining) ev |= EPOLLIN;
     if (c.pending_out()) ev |= EPOLLOUT;
     watch(c.fd, ev, false);
     if (c.up >= 0) {
@@ -130,6 +135,10 @@ struct HttpFront::Impl {
     const int fd = c.fd;
     ::close(fd);
     conns.erase(fd);  // c is gone
+    if (accept_paused && listen_fd >= 0) {  // a descriptor is free again
+      accept_paused = false;
+      watch(listen_fd, EPOLLIN, false);
+    }
   }
 
   // The front answers itself and closes once the answer is out.
@@ -170,8 +179,10 @@ struct HttpFront::Impl {
       c.out_off = 0;
     }
     if (!c.pending_out() && c.state == Conn::State::Closing) {
-      close_conn(c);
-      return false;
+      ::shutdown(c.fd, SHUT_WR);
+      c.state = Conn::State::Draining;
+      c.has_deadline = c.idle = true;
+      c.deadline = after(2);
     }
     return true;
   }
@@ -389,6 +400,16 @@ struct HttpFront::Impl {
   }
 
   void on_client(Conn& c, uint32_t events) {
+    if (c.state == Conn::State::Draining) {
+      char buf[kReadChunk];
+      for (;;) {
+        const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        close_conn(c);  // the client closed too (or reset): done
+        return;
+      }
+    }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       if (c.state == Conn::State::Head || c.state == Conn::State::Body) {
         char buf[kReadChunk];
@@ -417,16 +438,18 @@ struct HttpFront::Impl {
       const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;  // EAGAIN, or out of descriptors (EMFILE: retried on the next event)
+        if ((errno == EMFILE || errno == ENFILE) && !conns.empty()) {
+          accept_paused = true;  // level-triggered: stop asking until one closes
+          watch(listen_fd, 0, false);
+        }
+        return;
       }
       int yes = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-      if (conns.size() >= opt.max_connections) {
-        const std::string r = error_response(
-            503, "the server has " + std::to_string(conns.size()) + " open connections, its limit; retry later",
-            opt.retry_after_s);
-        (void)!::send(fd, r.data(), r.size(), MSG_NOSIGNAL);
-        if (opt.on_refused) opt.on_refused("", 503);
+      // Over the limit: answered 503 and closed, as its own short-lived
+      // connection (at most as many again; past that, closed at once).
+      const bool over = conns.size() >= opt.max_connections;
+      if (over && conns.size() >= 2 * opt.max_connections) {
         ::close(fd);
         continue;
       }
@@ -434,8 +457,14 @@ struct HttpFront::Impl {
       c->fd = fd;
       c->has_deadline = true;  // a connection that never sends a request gets 408
       c->deadline = after(opt.header_timeout_s);
-      watch(fd, EPOLLIN, true);
+      watch(fd, over ? 0u : uint32_t(EPOLLIN), true);
+      Conn& ref = *c;
       conns.emplace(fd, std::move(c));
+      if (over) {
+        refuse(ref, 503, "the server has " + std::to_string(opt.max_connections) +
+                             " open connections, its limit; retry later");
+        if (flush_client(ref)) update(ref);
+      }
     }
   }
 
