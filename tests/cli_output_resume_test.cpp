@@ -44,13 +44,13 @@ class OutputResume : public ::testing::Test {
     model_ = cloze::test::full_vocab_qwen2().string();
     dir_ = testing::TempDir() + "/cloze_resume_" + std::to_string(::getpid());
     fs::create_directories(dir_);
-    // 400 reviews of 3-40 words; ids; some texts quoted across lines, so a
+    // 200 reviews of 3-40 words; ids; some texts quoted across lines, so a
     // CSV row is not a line.
     std::mt19937 rng(18);
     const char* words[] = {"good", "bad", "movie", "film", "great", "awful", "plot", "actor", "boring", "loved"};
     std::ofstream csv(dir_ + "/in.csv");
     csv << "id,text\n";
-    for (int i = 0; i < 400; ++i) {
+    for (int i = 0; i < 200; ++i) {
       std::string t;
       for (int w = 0, n = 3 + int(rng() % 38); w < n; ++w) t += std::string(w ? (rng() % 17 ? " " : "\n") : "") + words[rng() % 10];
       csv << "r" << i << ",\"" << t << "\"\n";

@@ -287,7 +287,9 @@ TEST_F(ServerAbuse, SigtermAnswersAll32InFlightThenExits0) {
     ASSERT_GE(socks.back(), 0);
     send_all(socks.back(), req);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all read by the server
+  // Sent: from here they are in flight whether or not the server has read
+  // them yet (stopping takes what the kernel accepted and reads it first).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   kill(pid, SIGTERM);
   int ok = 0;
   for (int fd : socks) {

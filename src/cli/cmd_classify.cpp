@@ -51,11 +51,13 @@ void run_classify(ClassifyArgs& a) {
   if (a.resume && a.texts.empty() && (a.in.input.empty() || a.in.input == "-"))
     throw Error("--resume needs --input FILE or texts as arguments: stdin cannot be read again");
   output_format_for(a.output, a.format);  // a bad --format fails before the model load
-  install_job_signals();
   // Open the input before the model load so a bad file fails fast.
   std::unique_ptr<RecordReader> reader =
       a.texts.empty() ? open_input(a.in, "") : std::make_unique<ArgsReader>(a.texts);
   Engine e = load_engine(a.clf);
+  // From here on a signal waits for the batch in flight (during the load, or
+  // a download, it stops the process at once: nothing is written yet).
+  install_job_signals();
   JobOutputOptions oo;
   oo.path = a.output;
   oo.format = a.format;

@@ -34,11 +34,12 @@ void run_eval(EvalArgs& a) {
   if (!a.output.empty() && !a.predictions.empty()) throw Error("eval: give --output or --predictions, not both");
   if (a.resume && a.output.empty()) throw Error("--resume needs --output FILE (the file to continue)");
   if (a.resume && a.in.input == "-") throw Error("--resume needs --input FILE: stdin cannot be read again");
-  if (!a.output.empty()) output_format_for(a.output, a.format);
-  install_job_signals();
+  if (!a.output.empty() && output_format_for(a.output, a.format) != OutputFormat::Jsonl && a.resume)
+    throw Error("eval --resume rebuilds its metrics from the rows already written, which needs JSONL --output");
   LabelMap map = a.label_map.empty() ? LabelMap() : LabelMap::parse(a.label_map);
   auto reader = open_input(a.in, a.label_column);
   Engine e = load_engine(a.clf);
+  install_job_signals();  // after the load: a signal during it stops at once
   const auto& labels = e.classifier->labels();
   ConfusionMatrix cm(labels);
   size_t errors = 0, tokens = 0;

@@ -69,6 +69,8 @@ JobOutput::JobOutput(JobOutputOptions o) : opt_(std::move(o)) {
     writer_ = RecordWriter::create(out_->stream(), format_);
     return;
   }
+  // The format is part of the job: appending CSV rows to JSONL is no resume.
+  opt_.identity["output_format"] = format_ == OutputFormat::Csv ? "csv" : format_ == OutputFormat::Table ? "table" : "jsonl";
   const std::string digest = hub::sha256_hex(opt_.identity.dump());
   std::error_code ec;
   const bool have_out = fs::exists(opt_.path, ec), have_job = fs::exists(job_path(), ec);

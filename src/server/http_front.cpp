@@ -265,7 +265,6 @@ struct HttpFront::Impl {
       if (expect_continue && c.in.size() - c.head_len < c.body_len) c.out += "HTTP/1.1 100 Continue\r\n\r\n";
     }
     if (c.state == S::Body && c.in.size() - c.head_len >= c.body_len) {
-      if (stopping) return refuse(c, 503, "the server is shutting down");
       c.to_up = std::move(c.head);
       c.to_up.append(c.in, c.head_len, c.body_len);
       c.up_off = 0;
@@ -399,6 +398,25 @@ struct HttpFront::Impl {
     }
   }
 
+  // Reads what the client sent and parses it; false when the client hung up
+  // before sending a whole request (the connection is then closed).
+  bool read_request(Conn& c) {
+    char buf[kReadChunk];
+    const size_t cap = opt.max_header_bytes + opt.max_body_bytes + kReadChunk;
+    while (c.in.size() < cap) {
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        close_conn(c);
+        return false;
+      }
+      c.in.append(buf, size_t(n));
+    }
+    parse(c);
+    return true;
+  }
+
   void on_client(Conn& c, uint32_t events) {
     if (c.state == Conn::State::Draining) {
       char buf[kReadChunk];
@@ -412,19 +430,7 @@ struct HttpFront::Impl {
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       if (c.state == Conn::State::Head || c.state == Conn::State::Body) {
-        char buf[kReadChunk];
-        const size_t cap = opt.max_header_bytes + opt.max_body_bytes + kReadChunk;
-        while (c.in.size() < cap) {
-          const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-          if (n <= 0) {  // the client hung up before sending a whole request
-            close_conn(c);
-            return;
-          }
-          c.in.append(buf, size_t(n));
-        }
-        parse(c);
+        if (!read_request(c)) return;
       } else if (events & (EPOLLHUP | EPOLLERR)) {
         close_conn(c);
         return;
@@ -468,12 +474,17 @@ struct HttpFront::Impl {
     }
   }
 
+  // Stopping: connections the kernel already accepted are taken, and every
+  // request whose bytes were sent is served (a partial one keeps its
+  // deadline); only connections with nothing sent are closed. Answers say
+  // "Connection: close", so no connection starts another request.
   void begin_stop() {
-    stopping = true;
     if (listen_fd >= 0) {
+      accept_all();
       ::close(listen_fd);
       listen_fd = -1;
     }
+    stopping = true;
     std::vector<int> fds;
     for (auto& [fd, c] : conns) fds.push_back(fd);
     for (int fd : fds) {
@@ -481,11 +492,9 @@ struct HttpFront::Impl {
       if (it == conns.end()) continue;
       Conn& c = *it->second;
       if (c.state != Conn::State::Head && c.state != Conn::State::Body) continue;
-      if (c.in.empty() && !c.pending_out()) close_conn(c);
-      else {
-        refuse(c, 503, "the server is shutting down");
-        if (flush_client(c)) update(c);
-      }
+      if (!read_request(c)) continue;
+      if (c.state == Conn::State::Head && c.in.empty() && !c.pending_out()) close_conn(c);
+      else if (flush_client(c)) update(c);
     }
   }
 

@@ -19,8 +19,10 @@
 // included) without parsing bodies, and a response with a length or chunked
 // framing keeps the client's connection alive. One request per client
 // connection is in flight at a time (pipelined requests wait in the socket).
-// Stopping: no new connections; idle ones close, partial requests get 503,
-// requests in flight are answered, then run() returns.
+// Stopping: connections already accepted by the kernel are taken, requests
+// whose bytes were sent are answered (a partial one keeps its deadline),
+// connections with nothing sent close, no connection starts another request,
+// and run() returns when the last answer is out.
 #include <cstddef>
 #include <functional>
 #include <memory>
