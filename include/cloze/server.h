@@ -24,7 +24,7 @@ struct ServerOptions {
   // Defaults for requests that leave labels / template / calibrate out; the
   // other classifier options (label prefix, truncation, ...) apply to all.
   ClassifierOptions classifier;
-  size_t http_threads = 64;                 // connections served at once
+  size_t http_threads = 64;                 // whole requests handled at once (slow clients wait in the front)
   size_t max_body_bytes = 4u << 20;         // larger bodies: 413
   size_t max_texts = 256;                   // texts (or prompts) per request
   size_t max_text_bytes = 100000;           // bytes per text / prompt

@@ -88,7 +88,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", a->srv.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port,-p", a->srv.port, "Port (0: any free port, printed on stderr)")->capture_default_str();
   cmd->add_option("--model-id", a->model_id, "Model name reported by /v1/models (default: --model)");
-  cmd->add_option("--http-threads", a->srv.http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--http-threads", a->srv.http_threads, "Requests handled at once (slow clients wait in the epoll front, not here)")->capture_default_str();
   cmd->add_option("--max-body-bytes", a->srv.max_body_bytes, "Largest request body")->capture_default_str();
   cmd->add_option("--max-texts", a->srv.max_texts, "Texts (or prompts) per request")->capture_default_str();
   cmd->add_option("--max-text-bytes", a->srv.max_text_bytes, "Bytes per text or prompt")->capture_default_str();
