@@ -72,6 +72,10 @@ JobOutput::JobOutput(JobOutputOptions o) : opt_(std::move(o)) {
   // The format is part of the job: appending CSV rows to JSONL is no resume.
   opt_.identity["output_format"] = format_ == OutputFormat::Csv ? "csv" : format_ == OutputFormat::Table ? "table" : "jsonl";
   const std::string digest = hub::sha256_hex(opt_.identity.dump());
+  // The job file goes beside FILE: name FILE when its folder is the problem.
+  const fs::path parent = fs::path(opt_.path).parent_path();
+  if (::access(parent.empty() ? "." : parent.c_str(), W_OK) != 0)
+    throw Error("--output: cannot create '" + opt_.path + "': " + std::strerror(errno));
   std::error_code ec;
   const bool have_out = fs::exists(opt_.path, ec), have_job = fs::exists(job_path(), ec);
   WriterOptions wo;

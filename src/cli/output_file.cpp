@@ -75,7 +75,7 @@ std::unique_ptr<OutputFile> OutputFile::standard_output() {
 
 std::unique_ptr<OutputFile> OutputFile::open(const std::string& path, bool append, uint64_t keep_bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? 0 : O_TRUNC), 0666);
-  if (fd < 0) throw Error("--output: cannot create '" + path + "': " + std::strerror(errno));
+  if (fd < 0) throw Error("cannot create '" + path + "': " + std::strerror(errno));
   if (append) {
     struct stat st {};
     if (::fstat(fd, &st) != 0 || uint64_t(st.st_size) < keep_bytes) {
