@@ -277,6 +277,17 @@ nlohmann::ordered_json job_identity(const char* command, const Engine& e, const 
   return j;
 }
 
+std::vector<std::string> result_columns(const Classifier& clf, bool with_id) {
+  std::vector<std::string> cols = {"text"};
+  if (with_id) cols.push_back("id");
+  cols.push_back("label");
+  for (const auto& l : clf.labels()) cols.push_back("probs." + l);
+  for (const auto& l : clf.labels()) cols.push_back("logits." + l);
+  if (clf.options().label_mass) cols.push_back("label_mass");
+  cols.push_back("error");
+  return cols;
+}
+
 Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id) {
   // The library builds it, so `cloze serve` returns the very same objects.
   return cloze::result_row(rec, c, clf, with_id);

@@ -75,6 +75,10 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
 nlohmann::ordered_json job_identity(const char* command, const Engine& e, const ClassifierFlags& cf,
                                     const InputFlags& in, const std::vector<std::string>& texts);
 
+// The columns a CSV / table of result rows has, known before the first row:
+// text, [id], label, probs.<label>..., logits.<label>..., [label_mass], error.
+std::vector<std::string> result_columns(const Classifier& clf, bool with_id);
+
 // The result object of design.md: text, [id], label, probs, logits, label_mass[, error].
 Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id);
 

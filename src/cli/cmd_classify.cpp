@@ -62,6 +62,7 @@ void run_classify(ClassifyArgs& a) {
   oo.path = a.output;
   oo.format = a.format;
   oo.resume = a.resume;
+  oo.columns = result_columns(*e.classifier, !a.in.id_column.empty());
   if (!a.output.empty()) oo.identity = job_identity("classify", e, a.clf, a.in, a.texts);
   JobOutput out(std::move(oo));
   const bool with_id = !a.in.id_column.empty();

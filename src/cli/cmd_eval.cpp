@@ -51,6 +51,8 @@ void run_eval(EvalArgs& a) {
     oo.path = a.output.empty() ? a.predictions : a.output;
     oo.format = a.output.empty() ? "jsonl" : a.format;
     oo.resume = a.resume;
+    oo.columns = result_columns(*e.classifier, !a.in.id_column.empty());
+    oo.columns.push_back("gold");
     if (!a.output.empty()) {  // --predictions: a plain file, replaced each run
       oo.identity = job_identity("eval", e, a.clf, a.in, {});
       oo.identity["label_column"] = a.label_column;

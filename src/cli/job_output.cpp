@@ -59,14 +59,16 @@ OutputFormat output_format_for(const std::string& path, const std::string& forma
 JobOutput::JobOutput(JobOutputOptions o) : opt_(std::move(o)) {
   format_ = output_format_for(opt_.path, opt_.format);
   if (opt_.resume && opt_.path.empty()) throw Error("--resume needs --output FILE (the file to continue)");
+  WriterOptions wo;
+  wo.columns = columns_ = opt_.columns;
   if (opt_.path.empty()) {
     out_ = OutputFile::standard_output();
-    writer_ = RecordWriter::create(out_->stream(), format_);
+    writer_ = RecordWriter::create(out_->stream(), format_, wo);
     return;
   }
   if (opt_.identity.is_null()) {  // a plain file (eval --predictions): no job file
     out_ = OutputFile::open(opt_.path);
-    writer_ = RecordWriter::create(out_->stream(), format_);
+    writer_ = RecordWriter::create(out_->stream(), format_, wo);
     return;
   }
   // The format is part of the job: appending CSV rows to JSONL is no resume.
@@ -78,7 +80,6 @@ JobOutput::JobOutput(JobOutputOptions o) : opt_(std::move(o)) {
     throw Error("--output: cannot create '" + opt_.path + "': " + std::strerror(errno));
   std::error_code ec;
   const bool have_out = fs::exists(opt_.path, ec), have_job = fs::exists(job_path(), ec);
-  WriterOptions wo;
   if (opt_.resume && (have_out || have_job)) {
     if (format_ == OutputFormat::Table)
       throw Error("--resume: table output cannot be resumed (its column widths come from the first row); use jsonl or csv");
@@ -114,7 +115,7 @@ JobOutput::JobOutput(JobOutputOptions o) : opt_(std::move(o)) {
     if (!have_out && kept_bytes_ > 0)
       throw Error("--resume: '" + opt_.path + "' is missing but its job file says " + std::to_string(rows_) +
                   " rows were written; remove '" + job_path() + "' to start over");
-    if (format_ == OutputFormat::Csv && !columns_.empty()) {
+    if (format_ == OutputFormat::Csv && !columns_.empty() && kept_bytes_ > 0) {  // the header came with row 1
       wo.columns = columns_;
       wo.header_written = true;
     }

@@ -26,6 +26,9 @@ struct JobOutputOptions {
   std::string path;    // empty: stdout (no job file, no resume)
   std::string format;  // jsonl, csv, table; empty: from the extension, else jsonl
   bool resume = false;
+  // CSV / table columns, fixed before the first row (an error row lacks the
+  // score columns a later row has). Empty: taken from the first row.
+  std::vector<std::string> columns;
   // What makes two runs the same job: every setting that changes a row.
   // Null: a plain output file, replaced each run, with no job file.
   nlohmann::ordered_json identity;
