@@ -587,7 +587,7 @@ int HttpFront::bind() {
   hints.ai_flags = AI_PASSIVE;
   const std::string port = std::to_string(o.port);
   if (getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
-    throw Error("serve: cannot resolve --host " + o.host);
+    throw Error("serve: cannot resolve the host '" + o.host + "'", Subject::option("host"));
   int fd = -1;
   std::string why;
   for (addrinfo* a = res; a && fd < 0; a = a->ai_next) {
@@ -603,7 +603,8 @@ int HttpFront::bind() {
   }
   freeaddrinfo(res);
   if (fd < 0)
-    throw Error("serve: cannot listen on " + o.host + ":" + port + " (" + why + "); choose another --host / --port");
+    throw Error("serve: cannot listen on " + o.host + ":" + port + " (" + why + "); choose another host or port",
+                Subject::option("port"));
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
