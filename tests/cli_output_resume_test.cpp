@@ -229,7 +229,7 @@ TEST_F(OutputResume, EvalResumesWithMetricsOverAllRows) {
   tsv.close();
   auto eval = [&](const std::string& out, bool resume) {
     std::vector<std::string> a = {CLOZE_BIN, "eval", "--model", model_, "--threads", "2", "--input", path("gold.jsonl"),
-                                  "--json", "--output", out};
+                                  "--json", "--output", out, "--report-json", out + ".report.json"};
     if (resume) a.push_back("--resume");
     return a;
   };
@@ -248,6 +248,20 @@ TEST_F(OutputResume, EvalResumesWithMetricsOverAllRows) {
   const std::string resumed_report = slurp(path("stdout"));
   for (const char* key : {"n", "scored", "accuracy", "macro_f1", "mean_label_mass"})
     EXPECT_EQ(field(resumed_report, key), field(full_report, key)) << key;
+  // The report too: intervals, reliability, histogram and the confident
+  // mistakes (with their input lines and texts) over all rows, as if never cut.
+  auto report = [&](const std::string& out) {
+    auto j = nlohmann::json::parse(slurp(out + ".report.json"));
+    for (const char* k : {"seconds", "load_seconds", "texts_per_s", "tokens_per_s"}) {
+      j.erase(k);
+      j["facts"].erase(k);
+    }
+    j["facts"].erase("generated");
+    return j;
+  };
+  const auto full = report(path("eval_ref.jsonl")), resumed = report(path("eval_cut.jsonl"));
+  EXPECT_FALSE(full["confident_mistakes"].empty());
+  EXPECT_EQ(resumed.dump(), full.dump());
 }
 
 }  // namespace
