@@ -115,7 +115,12 @@ TEST_F(Cli, FilesInOrderWithIdsAndFormats) {
   EXPECT_EQ(lines_of(s.out)[0]["logits"], rows[1]["logits"]);
   auto c = cloze("classify " + m() + " --format csv Awful.");
   ASSERT_EQ(c.status, 0) << c.err;
-  EXPECT_EQ(c.out.substr(0, c.out.find('\n')), "text,label,probs.positive,probs.negative,logits.positive,logits.negative,label_mass");
+  EXPECT_EQ(c.out.substr(0, c.out.find('\n')), "text,label,probs.positive,probs.negative,logits.positive,logits.negative,label_mass,error");
+  // An error row first: the columns were fixed before it, so the rows after it fit.
+  auto e = cloze("classify " + m() + " --format csv '' Awful.");
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.out.substr(e.out.find('\n') + 1, e.out.find('\n', e.out.find('\n') + 1) - e.out.find('\n') - 1),
+            ",,,,,,,empty text");
   auto t = cloze("classify " + m() + " --format table Awful.");
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("Awful."), std::string::npos) << t.out;

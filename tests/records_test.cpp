@@ -179,6 +179,14 @@ TEST(RecordJsonl, BadLinesBecomeRecordErrors) {
   EXPECT_EQ(rs[8].text, "still read after errors");
 }
 
+TEST(RecordJsonl, NumberPastDoubleRangeIsARowError) {
+  // nlohmann throws out_of_range, not parse_error, for it (found by fuzz_records).
+  const auto rs = read_all("{\"text\": \"a\", \"x\": 1e999999}\n{\"text\": \"b\"}\n", RecordFormat::Jsonl);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].error, "in:1: not valid JSON: a number is too large for a double");
+  EXPECT_EQ(rs[1].error, "");
+}
+
 TEST(RecordJsonl, EmptyInputAndFixture) {
   EXPECT_TRUE(read_all("", RecordFormat::Jsonl).empty());
   EXPECT_TRUE(read_all("\n\n", RecordFormat::Jsonl).empty());

@@ -91,6 +91,9 @@ struct WriterOptions {
   // first row. Give them when the first row may lack columns later rows have
   // (an error row before any result row).
   std::vector<std::string> columns;
+  // CSV: the header is already there (a resumed job appending to its file);
+  // `columns` must then be the header's columns.
+  bool header_written = false;
   // Table: the widest a column may be; longer values are cut with "…".
   size_t max_width = 60;
   // Table: a width per column (flattened name); otherwise the column is as

@@ -27,7 +27,7 @@ struct ServerOptions {
   // Defaults for requests that leave labels / template / calibrate out; the
   // other classifier options (label prefix, truncation, ...) apply to all.
   ClassifierOptions classifier;
-  size_t http_threads = 64;                 // connections served at once
+  size_t http_threads = 64;                 // whole requests handled at once (slow clients wait in the front)
   size_t max_body_bytes = 4u << 20;         // larger bodies: 413
   size_t max_texts = 256;                   // texts (or prompts) per request
   size_t max_text_bytes = 100000;           // bytes per text / prompt
@@ -40,7 +40,9 @@ struct ServerOptions {
   // POST /v1/rerank: the relevance prompt ({query}, {document}) and the two
   // one-token answers whose probabilities are compared.
   RerankOptions rerank;
-  int read_timeout_s = 30, write_timeout_s = 30;
+  int read_timeout_s = 30, write_timeout_s = 30;  // read: the deadline for a request's body
+  double header_timeout_s = 10;             // deadline for a request's headers (from accept); then 408
+  size_t max_connections = 1024;            // open client connections; beyond: 503
   int keep_alive_timeout_s = 5;             // idle keep-alive connections close after it
   int retry_after_s = 1;                    // Retry-After of a 503
 };
@@ -76,6 +78,7 @@ class Server {
   int port() const;
 
  private:
+  void stop_handlers();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

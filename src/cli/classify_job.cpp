@@ -11,10 +11,12 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/job_signals.h"
 #include "cli/progress.h"
 #include "cloze/error.h"
 #include "cloze/hub.h"
 #include "cloze/result_row.h"
+#include "hub/digest.h"
 
 namespace cloze::cli {
 
@@ -168,7 +170,8 @@ std::unique_ptr<RecordReader> open_input(const InputFlags& f, const std::string&
 }
 
 size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
-                   const std::function<void(const Record&, const Classification&)>& on_result) {
+                   const std::function<void(const Record&, const Classification&)>& on_result,
+                   const JobHooks& hooks) {
   if (f.on_error != "keep" && f.on_error != "fail") throw Error("--on-error: '" + f.on_error + "' is not one of keep, fail");
   // A reader thread fills a bounded queue; the classifier takes whatever is
   // there (at least one record) so a slow pipe still gets prompt answers.
@@ -176,6 +179,7 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
   std::condition_variable cv;
   std::deque<Record> queue;
   bool done = false, stop = false;
+  size_t skipped = 0;
   std::exception_ptr read_error;
   constexpr size_t kMaxQueued = 256, kMaxBatch = 64;
   std::thread reader_thread([&] {
@@ -184,6 +188,12 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
         Record r;
         if (!reader.next(r)) break;
         std::unique_lock<std::mutex> lock(mu);
+        if (r.index < hooks.skip) {  // written by an earlier run
+          ++skipped;
+          // Under the lock: the first batch is taken after this returns.
+          if (hooks.on_skipped) hooks.on_skipped(r);
+          continue;
+        }
         cv.wait(lock, [&] { return queue.size() < kMaxQueued || stop; });
         if (stop) break;
         queue.push_back(std::move(r));
@@ -213,7 +223,14 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
       std::vector<Record> batch;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return !queue.empty() || done; });
+        // Wake now and then to notice a signal while the input is slow.
+        while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue.empty() || done; }))
+          if (job_signal() && hooks.on_signal) {
+            lock.unlock();
+            progress.finish();
+            hooks.on_signal(job_signal());
+            lock.lock();
+          }
         while (!queue.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue.front()));
           queue.pop_front();
@@ -239,7 +256,12 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
         on_result(batch[i], results[i]);
       }
       n += batch.size();
+      if (hooks.after_batch) hooks.after_batch();
       progress.update(n);
+      if (job_signal() && hooks.on_signal) {
+        progress.finish();
+        hooks.on_signal(job_signal());
+      }
     }
   } catch (...) {
     finish_reader();
@@ -248,8 +270,62 @@ size_t run_records(RecordReader& reader, Classifier& clf, const InputFlags& f,
   finish_reader();
   progress.finish();
   if (read_error) std::rethrow_exception(read_error);
-  if (n == 0) throw Error("the input has no rows to classify");
-  return n;
+  if (n + skipped == 0) throw Error("the input has no rows to classify");
+  return n + skipped;
+}
+
+nlohmann::ordered_json job_identity(const char* command, const Engine& e, const ClassifierFlags& cf,
+                                    const InputFlags& in, const std::vector<std::string>& texts) {
+  namespace fs = std::filesystem;
+  nlohmann::ordered_json j;
+  j["command"] = command;
+  // The model: where it is and what it is (its config's digest and the size
+  // of its weights; hashing gigabytes of weights per run would cost minutes).
+  const fs::path dir = e.model->dir();
+  j["model"] = dir.string();
+  j["model_config_sha256"] = hub::sha256_file(dir / "config.json");
+  uintmax_t weight_bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".safetensors") weight_bytes += fs::file_size(entry.path(), ec);
+  j["model_weight_bytes"] = weight_bytes;
+  const ClassifierOptions& o = e.classifier->options();
+  j["template"] = o.template_text;
+  j["labels"] = o.labels;
+  j["label_prefix"] = o.label_prefix;
+  j["label_score"] = cf.label_score;
+  j["calibrate"] = cf.calibrate;
+  j["pmi_premise"] = cf.pmi_premise ? nlohmann::ordered_json(*cf.pmi_premise) : nlohmann::ordered_json(nullptr);
+  j["content_free"] = cf.content_free;
+  j["truncate"] = cf.truncate;
+  j["max_tokens"] = cf.max_tokens;
+  j["no_special"] = cf.no_special;
+  if (!texts.empty()) {
+    std::string all;
+    for (const auto& t : texts) all += t + '\0';
+    j["input"] = "arguments";
+    j["input_sha256"] = hub::sha256_hex(all);
+  } else if (in.input.empty() || in.input == "-") {
+    j["input"] = "stdin";  // cannot be read again: resume refuses below
+  } else {
+    j["input_sha256"] = hub::sha256_file(in.input);
+  }
+  j["input_format"] = in.input_format;
+  j["text_column"] = in.text_column;
+  j["id_column"] = in.id_column;
+  j["on_error"] = in.on_error;
+  return j;
+}
+
+std::vector<std::string> result_columns(const Classifier& clf, bool with_id) {
+  std::vector<std::string> cols = {"text"};
+  if (with_id) cols.push_back("id");
+  cols.push_back("label");
+  for (const auto& l : clf.labels()) cols.push_back("probs." + l);
+  for (const auto& l : clf.labels()) cols.push_back("logits." + l);
+  if (clf.options().label_mass) cols.push_back("label_mass");
+  cols.push_back("error");
+  return cols;
 }
 
 Row result_row(const Record& rec, const Classification& c, const Classifier& clf, bool with_id) {

@@ -10,6 +10,8 @@
 #include "kernels/kernels.h"
 #include "cli/classify_job.h"
 #include "cli/commands.h"
+#include "cli/job_output.h"
+#include "cli/job_signals.h"
 #include "cloze/error.h"
 #include "cloze/eval_metrics.h"
 #include "cloze/metrics.h"
@@ -27,6 +29,8 @@ struct EvalArgs {
   bool json = false;
   std::string predictions;  // optional JSONL file of per-row results
   std::string report, report_json;  // optional HTML / JSON report files
+  std::string output, format;  // --output: per-row results, resumable
+  bool resume = false;
 };
 
 // A report file opened before the run, so that an unwritable path fails
@@ -44,6 +48,13 @@ class ReportFile {
     std::remove(path_.c_str());
   }
   explicit operator bool() const { return !path_.empty(); }
+  // The run stops without unwinding (a signal): remove the unwritten file now.
+  void discard() {
+    if (path_.empty() || done_) return;
+    out_.close();
+    std::remove(path_.c_str());
+    done_ = true;
+  }
   void write(const std::string& content) {
     out_ << content;
     out_.close();
@@ -69,9 +80,15 @@ std::string utc_now() {
 void run_eval(EvalArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   if (a.in.input.empty()) throw Error("eval: --input FILE with a label column is required");
+  if (!a.output.empty() && !a.predictions.empty()) throw Error("eval: give --output or --predictions, not both");
+  if (a.resume && a.output.empty()) throw Error("--resume needs --output FILE (the file to continue)");
+  if (a.resume && a.in.input == "-") throw Error("--resume needs --input FILE: stdin cannot be read again");
+  if (!a.output.empty() && output_format_for(a.output, a.format) != OutputFormat::Jsonl && a.resume)
+    throw Error("eval --resume rebuilds its metrics from the rows already written, which needs JSONL --output");
   LabelMap map = a.label_map.empty() ? LabelMap() : LabelMap::parse(a.label_map);
   auto reader = open_input(a.in, a.label_column);
   Engine e = load_engine(a.clf);
+  install_job_signals();  // after the load: a signal during it stops at once
   const auto& labels = e.classifier->labels();
   EvalSummary summary(labels, e.classifier->options().calibration != Calibration::None);
   const ConfusionMatrix& cm = summary.confusion();
@@ -85,13 +102,69 @@ void run_eval(EvalArgs& a) {
   MultiLabelMetrics ml(labels);
   size_t errors = 0, tokens = 0;
   double mass = 0;
-  std::unique_ptr<std::ofstream> pred_file;
-  std::unique_ptr<RecordWriter> pred;
-  if (!a.predictions.empty()) {
-    pred_file = std::make_unique<std::ofstream>(a.predictions);
-    if (!*pred_file) throw Error("--predictions: cannot write '" + a.predictions + "'");
-    pred = RecordWriter::create(*pred_file, OutputFormat::Jsonl, {});
+  // Per-row results: --output (resumable) or the older --predictions (JSONL).
+  std::unique_ptr<JobOutput> pred;
+  if (!a.output.empty() || !a.predictions.empty()) {
+    JobOutputOptions oo;
+    oo.path = a.output.empty() ? a.predictions : a.output;
+    oo.format = a.output.empty() ? "jsonl" : a.format;
+    oo.resume = a.resume;
+    oo.columns = result_columns(*e.classifier, !a.in.id_column.empty());
+    oo.columns.push_back("gold");
+    if (!a.output.empty()) {  // --predictions: a plain file, replaced each run
+      oo.identity = job_identity("eval", e, a.clf, a.in, {});
+      oo.identity["label_column"] = a.label_column;
+      oo.identity["label_map"] = a.label_map;
+    }
+    pred = std::make_unique<JobOutput>(std::move(oo));
   }
+  // Rows an earlier run wrote count in the metrics and the report as if scored
+  // now: the reader hands over each skipped record (its line and text), and
+  // the row holds the scores (JSON doubles read back exactly).
+  std::vector<nlohmann::ordered_json> earlier;
+  if (pred) earlier = pred->existing_rows();
+  auto add_earlier = [&](const Record& r) {
+    const auto& row = earlier.at(r.index);
+    if (row.contains("error")) {
+      ++errors;
+      return;
+    }
+    Classification c;
+    size_t gold = labels.size();
+    try {
+      c.label = row.at("label").get<std::string>();
+      c.label_index = cm.index_of(c.label);
+      gold = cm.index_of(row.at("gold").get<std::string>());
+      for (const auto& l : labels) {
+        c.probs.push_back(row.at("probs").at(l).get<double>());
+        c.scores.push_back(row.at("logits").at(l).get<double>());
+      }
+      c.label_mass = row.value("label_mass", 0.0);
+    } catch (const nlohmann::json::exception& ex) {
+      throw Error("--resume: row " + std::to_string(r.index + 1) + " of '" + a.output + "' is not a row this eval writes (" +
+                  ex.what() + ")");
+    }
+    if (c.label_index == labels.size() || gold == labels.size())
+      throw Error("--resume: row " + std::to_string(r.index + 1) + " of '" + a.output +
+                  "' has a label or gold label that is not among the labels");
+    summary.add(gold, c, r.line, r.text);
+    mass += c.label_mass;
+  };
+  JobHooks hooks;
+  if (pred) {
+    hooks.skip = pred->rows_done();
+    hooks.on_skipped = add_earlier;
+    hooks.after_batch = [&] { pred->commit(); };
+  }
+  hooks.on_signal = [&](int sig) {
+    report_out.discard();
+    report_json_out.discard();
+    exit_on_signal(sig, "stopped after the batch in flight" +
+                            (pred && pred->to_file() && !a.output.empty()
+                                 ? "; " + std::to_string(pred->rows()) + " rows written to " + pred->name() +
+                                       "; resume with: " + resume_command()
+                                 : std::string("; no metrics (with --output FILE an eval can be resumed)")));
+  };
   size_t n = run_records(*reader, *e.classifier, a.in, [&](const Record& r, const Classification& c) {
     if (!r.label) throw Error("input line " + std::to_string(r.line) + ": no gold label in column '" + a.label_column + "'");
     if (multi) {
@@ -140,7 +213,7 @@ void run_eval(EvalArgs& a) {
     summary.add(cm.index_of(gold), c, r.line, r.text);
     mass += c.label_mass;
     tokens += c.prompt_tokens;
-  });
+  }, hooks);
   if (pred) pred->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const size_t scored = multi ? ml.total() : cm.total();
@@ -233,6 +306,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--predictions", a->predictions, "Also write per-row results (JSONL) to this file");
   cmd->add_option("--report", a->report, "Also write a self-contained HTML report to this file");
   cmd->add_option("--report-json", a->report_json, "Also write the report's numbers as JSON to this file");
+  cmd->add_option("--output,-o", a->output, "Write per-row results (with gold) to FILE, whole rows only; resumable");
+  cmd->add_option("--format,-f", a->format, "--output format: jsonl or csv (default: from the extension)");
+  cmd->add_flag("--resume", a->resume, "Continue the eval that wrote --output FILE (JSONL), metrics over all rows");
   cmd->add_flag("--json", a->json, "Print the report as one JSON object");
   cmd->callback([a] { run_eval(*a); });
 }

@@ -32,6 +32,8 @@ struct ServeArgs {
 void run_serve(ServeArgs& a) {
   if (a.srv.port < 0 || a.srv.port > 65535) throw Error("--port: " + std::to_string(a.srv.port) + " is not a port (0-65535; 0 picks a free one)");
   if (a.timeout_s <= 0) throw Error("--timeout must be positive seconds");
+  if (!(a.srv.header_timeout_s > 0)) throw Error("--header-timeout must be positive seconds");
+  if (a.srv.max_connections == 0) throw Error("--max-connections must be positive");
   if (a.srv.max_texts == 0 || a.srv.max_text_bytes == 0 || a.srv.max_body_bytes == 0 || a.srv.max_queue == 0)
     throw Error("--max-texts, --max-text-bytes, --max-body-bytes and --max-queue must be positive");
   a.srv.read_timeout_s = a.srv.write_timeout_s = a.timeout_s;
@@ -105,7 +107,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", a->srv.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port,-p", a->srv.port, "Port (0: any free port, printed on stderr)")->capture_default_str();
   cmd->add_option("--model-id", a->model_id, "Model name reported by /v1/models (default: --model)");
-  cmd->add_option("--http-threads", a->srv.http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--http-threads", a->srv.http_threads, "Requests handled at once (slow clients wait in the epoll front, not here)")->capture_default_str();
   cmd->add_option("--max-body-bytes", a->srv.max_body_bytes, "Largest request body")->capture_default_str();
   cmd->add_option("--max-texts", a->srv.max_texts, "Texts (or prompts) per request")->capture_default_str();
   cmd->add_option("--max-text-bytes", a->srv.max_text_bytes, "Bytes per text or prompt")->capture_default_str();
@@ -119,7 +121,9 @@ void add_serve_command(CLI::App& app) {
                   "POST /v1/rerank prompt with {query} and {document}; scored as p(\" yes\") vs p(\" no\")");
   cmd->add_option("--rerank-yes", a->rerank_yes, "/v1/rerank: the answer token meaning relevant")->capture_default_str();
   cmd->add_option("--rerank-no", a->rerank_no, "/v1/rerank: the answer token meaning not relevant")->capture_default_str();
-  cmd->add_option("--timeout", a->timeout_s, "Read / write timeout per connection, seconds")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s, "Deadline for a request body, and write timeout, seconds")->capture_default_str();
+  cmd->add_option("--header-timeout", a->srv.header_timeout_s, "Deadline for a request's headers, seconds (then 408)")->capture_default_str();
+  cmd->add_option("--max-connections", a->srv.max_connections, "Open client connections; beyond, 503 + Retry-After")->capture_default_str();
   cmd->callback([a] { run_serve(*a); });
 }
 

@@ -4,6 +4,8 @@
 
 #include "cli/commands.h"
 #include "cli/error_words.h"
+#include "cli/job_signals.h"
+#include "cli/output_file.h"
 #include "cloze/error.h"
 
 int main(int argc, char** argv) {
@@ -19,8 +21,16 @@ int main(int argc, char** argv) {
   cloze::cli::add_download_command(app);
   cloze::cli::add_serve_command(app);
   cloze::cli::add_chat_template_command(app);
+  cloze::cli::remember_command_line(argc, argv);
   try {
     app.parse(argc, argv);
+    // Whatever the command printed must have reached stdout: `> /dev/full`
+    // or a full disk is an error, not a silent exit 0.
+    cloze::cli::check_stdout();
+  } catch (const cloze::cli::BrokenPipe&) {
+    // The reader closed the pipe (`| head -3`): stop quietly with the status
+    // a shell shows for SIGPIPE, as if the default action had run.
+    return 128 + 13;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const cloze::Error& e) {

@@ -394,7 +394,8 @@ class Downloader {
     {
       std::ofstream out(tmp, std::ios::binary);
       out << commit;  // no newline, like huggingface_hub
-      if (!out.flush()) throw Error("cannot write " + tmp.string());
+      out.close();       // a full disk shows here, not at the destructor
+      if (!out) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
     }
     fs::rename(tmp, ref);
   }

@@ -56,6 +56,10 @@ class JsonlReader : public RecordReader {
       j = json::parse(line);
     } catch (const json::parse_error& e) {
       return loc + "not valid JSON at column " + std::to_string(e.byte) + ": " + parse_reason(e);
+    } catch (const json::out_of_range&) {
+      // A number past double's range ("1e999"): nlohmann throws this, not a
+      // parse_error (found by fuzz/fuzz_records).
+      return loc + "not valid JSON: a number is too large for a double";
     }
     if (!j.is_object())
       return loc + "expected a JSON object, found " + std::string(j.type_name());

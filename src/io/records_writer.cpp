@@ -52,7 +52,12 @@ class JsonlWriter : public RecordWriter {
 class CsvWriter : public RecordWriter {
  public:
   CsvWriter(std::ostream& out, const WriterOptions& options)
-      : out_(out), columns_(options.columns) {}
+      : out_(out), columns_(options.columns) {
+    if (options.header_written) {
+      started_ = true;
+      for (size_t i = 0; i < columns_.size(); ++i) index_.emplace(columns_[i], i);
+    }
+  }
 
   void write(const Row& row) override {
     require_object(row, "CSV");

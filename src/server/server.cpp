@@ -18,6 +18,7 @@
 #include "server/api_error.h"
 #include "server/chat_completions.h"
 #include "server/completion_json.h"
+#include "server/http_front.h"
 #include "server/metrics.h"
 #include "server/model_worker.h"
 #include "server/requests.h"
@@ -66,7 +67,9 @@ struct Server::Impl {
   explicit Impl(ServerOptions o) : opt(std::move(o)) {}
 
   ServerOptions opt;
-  httplib::Server http;
+  httplib::Server http;  // the route handlers, on an internal loopback port
+  std::unique_ptr<server::HttpFront> front;  // the public socket (http_front.h says why)
+  int upstream_port = -1;
   server::Metrics metrics;
   std::unique_ptr<server::ModelWorker> worker;
   Model* model = nullptr;
@@ -398,28 +401,37 @@ Server::~Server() {
 int Server::bind() {
   if (impl_->port >= 0) return impl_->port;
   const auto& o = impl_->opt;
-  int port = o.port;
-  // Debian's libcpp-httplib is built with a listen backlog of 5: a burst of
-  // clients overflows it and connections are dropped. Note the socket as it
-  // is made, then listen() again with a real backlog. SO_REUSEADDR only (not
-  // httplib's default SO_REUSEPORT), so a port already in use is an error.
+  server::FrontOptions fo;
+  fo.host = o.host;
+  fo.port = o.port;
+  fo.max_connections = o.max_connections;
+  fo.max_body_bytes = o.max_body_bytes;
+  fo.header_timeout_s = o.header_timeout_s;
+  fo.body_timeout_s = o.read_timeout_s;
+  fo.idle_timeout_s = o.keep_alive_timeout_s;
+  fo.retry_after_s = o.retry_after_s;
+  fo.on_refused = [this](const std::string& path, int status) {
+    impl_->metrics.request(endpoint_of(path), status);
+  };
+  impl_->front = std::make_unique<server::HttpFront>(fo);
+  const int port = impl_->front->bind();
+  // The handlers listen on loopback only, for the front. Debian's
+  // libcpp-httplib is built with a listen backlog of 5: a burst overflows it,
+  // so note the socket as it is made, then listen() again with a real one.
   int listen_fd = -1;
   impl_->http.set_socket_options([&listen_fd](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     listen_fd = sock;
   });
-  if (o.port == 0) port = impl_->http.bind_to_any_port(o.host);
-  else if (!impl_->http.bind_to_port(o.host, o.port)) port = -1;
-  if (port <= 0)
-    throw Error("serve: cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                " (address in use, not local, or not allowed); choose another host or port",
-                Subject::option("port"));
+  const int up = impl_->http.bind_to_any_port("127.0.0.1");
+  if (up <= 0) throw Error("serve: cannot open the internal handler socket on 127.0.0.1");
   if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   impl_->http.set_socket_options([](socket_t sock) {  // drop the reference to listen_fd
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  impl_->upstream_port = up;
   impl_->port = port;
   return port;
 }
@@ -444,19 +456,30 @@ void Server::attach(Model& model, const Tokenizer& tokenizer, std::shared_ptr<Cl
 void Server::run() {
   bind();
   impl_->in_run = true;
-  if (!impl_->stopping) impl_->http.listen_after_bind();
-  // listen returns after its thread pool has answered every connection it
-  // accepted; the worker then has nothing left that anyone waits for.
+  std::thread handlers([this] { impl_->http.listen_after_bind(); });
+  // The front returns once stop() was called and every request it forwarded
+  // has been answered, so the handlers have nothing left in flight.
+  try {
+    impl_->front->run(impl_->upstream_port);
+  } catch (...) {
+    stop_handlers();
+    handlers.join();
+    throw;
+  }
+  stop_handlers();
+  handlers.join();
   impl_->run_done = true;
+}
+
+void Server::stop_handlers() {
+  // httplib's stop() only works on a listening server: wait for its loop.
+  for (int i = 0; i < 5000 && !impl_->http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->http.stop();
 }
 
 void Server::stop() {
   impl_->stopping = true;
-  // stop() only works on a listening server: if run() is between its check
-  // and the listen loop, wait for the loop to start (or for run to end).
-  if (impl_->in_run)
-    while (!impl_->http.is_running() && !impl_->run_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  impl_->http.stop();
+  if (impl_->front) impl_->front->stop();
 }
 
 int Server::port() const { return impl_->port; }
