@@ -160,7 +160,7 @@ TEST(ServerChatNoTemplate, ChatEndpointsSayHowToGiveOne) {
   auto r = c.Post("/apply-template", json{{"messages", kMessages}}.dump(), "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
-  EXPECT_NE(r->body.find("--chat-template"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("chat template file"), std::string::npos) << r->body;
 }
 
 }  // namespace

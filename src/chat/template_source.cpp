@@ -73,11 +73,14 @@ ModelChatTemplate find_chat_template(const std::filesystem::path& model_dir, con
         }
       }
       throw Error(cfg_path.string() + ": no chat template named '" + want + "' (it has: " + names +
-                  "); choose one with --chat-template-name");
+                  "); choose one by name",
+                  Subject::option("chat_template_name"));
     }
     throw Error(cfg_path.string() + ": chat_template must be a string or a list of {\"name\",\"template\"}");
   }
-  if (name) throw Error(cfg_path.string() + ": has no named chat templates (--chat-template-name " + *name + ")");
+  if (name)
+    throw Error(cfg_path.string() + ": has no named chat templates (asked for '" + *name + "')",
+                Subject::option("chat_template_name"));
   const auto jinja = model_dir / "chat_template.jinja";
   if (!model_dir.empty() && std::filesystem::exists(jinja)) {
     out.source = read_file(jinja);
@@ -85,7 +88,8 @@ ModelChatTemplate find_chat_template(const std::filesystem::path& model_dir, con
     return out;
   }
   throw Error("no chat template in " + model_dir.string() + ": looked for \"chat_template\" in tokenizer_config.json and for "
-              "chat_template.jinja; pass one with --chat-template FILE");
+              "chat_template.jinja; pass a template file",
+              Subject::option("chat_template"));
 }
 
 }  // namespace cloze

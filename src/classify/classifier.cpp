@@ -27,20 +27,6 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
-// The n largest entries of a full logits row as (id, probability), largest
-// first, ties to the lower id. row: [vocab]; lse: its logsumexp.
-std::vector<std::pair<int32_t, double>> top_tokens(std::span<const float> row, size_t n, double lse) {
-  std::vector<int32_t> ids(row.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
-  n = std::min(n, ids.size());
-  std::partial_sort(ids.begin(), ids.begin() + long(n), ids.end(), [&](int32_t a, int32_t b) {
-    return row[size_t(a)] > row[size_t(b)] || (row[size_t(a)] == row[size_t(b)] && a < b);
-  });
-  std::vector<std::pair<int32_t, double>> out;
-  for (size_t i = 0; i < n; ++i) out.emplace_back(ids[i], std::exp(double(row[size_t(ids[i])]) - lse));
-  return out;
-}
-
 }  // namespace
 
 Classifier::Classifier(RunContext& ctx, const Tokenizer& tokenizer, ClassifierOptions options)
@@ -320,7 +306,10 @@ std::vector<Classification> Classifier::score_batch(std::vector<Prepared>& batch
       for (double& p : r.probs) p = std::exp(p);
       set_passing(r);
     }
-    if (full_row) r.top = top_tokens({first[k].logits.data(), first[k].cols}, opt_.top_alternatives, first[k].lse[0]);
+    if (full_row) {  // the head's top-n, as probabilities
+      r.top = top_logprobs({first[k].logits.data(), first[k].cols}, opt_.top_alternatives, first[k].lse[0]);
+      for (auto& [id, p] : r.top) p = std::exp(p);
+    }
     r.label_index = argmax(r.probs);
     r.label = opt_.labels[r.label_index];
   }

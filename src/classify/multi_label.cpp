@@ -29,18 +29,23 @@ std::string fill_label_question(std::string_view tmpl, std::string_view text, st
 void Classifier::check_multi_label() {
   if (opt_.calibration != Calibration::None)
     throw Error("multi-label: calibration divides probabilities across labels; it does not apply when each label "
-                "is judged on its own (drop --calibrate)");
+                "is judged on its own (drop the calibration)",
+                Subject::option("calibration"));
   if (!(opt_.threshold >= 0 && opt_.threshold <= 1))
-    throw Error("multi-label: threshold " + std::to_string(opt_.threshold) + " is not a probability in [0, 1]");
+    throw Error("multi-label: threshold " + std::to_string(opt_.threshold) + " is not a probability in [0, 1]",
+                Subject::option("threshold"));
   if (opt_.label_template.empty()) {
     if (opt_.label_score == LabelScore::Mean)
-      throw Error("multi-label: --label-score mean is not a probability to compare with the threshold; use sum");
+      throw Error("multi-label: label score 'mean' is not a probability to compare with the threshold; use 'sum'",
+                  Subject::option("label_score"));
     return;
   }
   if (opt_.top_alternatives)
-    throw Error("--top shows the answer position of the template; with --label-template there is one per label");
+    throw Error("top alternatives show the answer position of the template; with a label template there is one per label",
+                Subject::option("top_alternatives"));
   if (opt_.label_template.find("{label}") == std::string::npos || opt_.label_template.find("{text}") == std::string::npos)
-    throw Error("label template must contain {text} and {label}: '" + opt_.label_template + "'");
+    throw Error("label template must contain {text} and {label}: '" + opt_.label_template + "'",
+                Subject::option("label_template"));
   const std::string* words[2] = {&opt_.answer_yes, &opt_.answer_no};
   int32_t* ids[2] = {&yes_id_, &no_id_};
   for (int a = 0; a < 2; ++a) {

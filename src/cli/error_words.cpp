@@ -14,6 +14,10 @@ std::string flag_of(const std::string& option) {
       {"text_column", "--text-column"}, {"id_column", "--id-column"},
       {"label_column", "--label-column"}, {"host", "--host"},
       {"port", "--port"},               {"model", "--model"},
+      {"threshold", "--threshold"},
+      {"label_score", "--label-score"}, {"top_alternatives", "--top"},
+      {"label_template", "--label-template"}, {"chat_template_name", "--chat-template-name"},
+      {"chat_template", "--chat-template"},
   };
   auto it = kFlags.find(option);
   return it == kFlags.end() ? "" : it->second;

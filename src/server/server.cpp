@@ -220,7 +220,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
 const ChatTemplate& Server::Impl::chat_template() const {
   if (!chat_tmpl)
     throw ApiError(400, "the served model has no chat template (none in its tokenizer_config.json or chat_template.jinja); "
-                        "start cloze serve with --chat-template FILE", "messages");
+                        "restart the server with a chat template file", "messages");
   return *chat_tmpl;
 }
 
