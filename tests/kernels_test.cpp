@@ -448,6 +448,11 @@ TEST(KernelSiluMul, MatchesReference) {
     k::ref::silu_mul(a.data(), u.data(), n);
     k::avx2::silu_mul(b.data(), u.data(), n);
     EXPECT_TRUE(bitwise_equal(a.data(), n, b.data(), n, 1, n)) << "n=" << n;
+    if (k::avx512_supported()) {
+      auto c = g;
+      k::avx512::silu_mul(c.data(), u.data(), n);
+      EXPECT_TRUE(bitwise_equal(a.data(), n, c.data(), n, 1, n)) << "avx512 n=" << n;
+    }
   }
 }
 
@@ -521,6 +526,13 @@ TEST(KernelAttention, MatchesReferenceAndTextbook) {
     EXPECT_TRUE(bitwise_equal(a.data(), ldq, b.data(), ldq, c.T, c.heads * c.hd))
         << "heads=" << c.heads << "/" << c.kv_heads << " hd=" << c.hd << " L=" << c.L
         << " T=" << c.T << " segs=" << segs.size();
+    if (k::avx512_supported() && c.hd % 16 == 0) {
+      std::vector<float> w(c.T * ldq, 0);
+      k::avx512::attention_opts(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd,
+                                k::AttentionOpts{.scale = scale}, w.data(), ldq, pool);
+      EXPECT_TRUE(bitwise_equal(a.data(), ldq, w.data(), ldq, c.T, c.heads * c.hd))
+          << "avx512 heads=" << c.heads << "/" << c.kv_heads << " hd=" << c.hd << " L=" << c.L << " T=" << c.T;
+    }
     double worst = 0;
     std::vector<double> o(c.hd);
     const size_t group = c.heads / c.kv_heads;
@@ -540,30 +552,35 @@ TEST(KernelAttention, SplitAndThreadInvariance) {
   const size_t H = 14, KVH = 2, hd = 64, L = 150, ld = KVH * hd;
   KV kv(L, ld, 61);
   auto q = rand_floats(L * H * hd, 62);
-  const float scale = 0.125f;
-  // All L tokens as one prefill, 2 threads.
-  std::vector<float> all(L * H * hd);
-  {
-    ThreadPool pool(2);
-    auto segs = kv.segs({}, L);
-    k::avx2::attention(q.data(), H * hd, L, segs.data(), segs.size(), H, KVH, hd, scale,
-                       all.data(), H * hd, pool);
-  }
-  // The same tokens in chunks (a cached prefix segment + the chunk's own), with
-  // 1 and 3 threads, and token by token.
-  for (size_t threads : {1, 3})
-    for (size_t chunk : {1, 7, 64}) {
-      ThreadPool pool(threads);
-      std::vector<float> out(L * H * hd);
-      for (size_t t0 = 0; t0 < L; t0 += chunk) {
-        size_t T = std::min(chunk, L - t0);
-        auto segs = kv.segs({t0}, t0 + T);
-        k::avx2::attention(q.data() + t0 * H * hd, H * hd, T, segs.data(), segs.size(), H, KVH,
-                           hd, scale, out.data() + t0 * H * hd, H * hd, pool);
-      }
-      EXPECT_TRUE(bitwise_equal(all.data(), H * hd, out.data(), H * hd, L, H * hd))
-          << "threads=" << threads << " chunk=" << chunk;
+  const k::AttentionOpts opts{.scale = 0.125f};
+  using AttnFn = void (*)(const float*, size_t, size_t, const k::KVSegment*, size_t, size_t, size_t, size_t,
+                          const k::AttentionOpts&, float*, size_t, ThreadPool&);
+  std::vector<std::pair<const char*, AttnFn>> sets = {{"avx2", k::avx2::attention_opts}};
+  if (k::avx512_supported()) sets.push_back({"avx512", k::avx512::attention_opts});
+  for (auto [name, attn] : sets) {
+    // All L tokens as one prefill, 2 threads.
+    std::vector<float> all(L * H * hd);
+    {
+      ThreadPool pool(2);
+      auto segs = kv.segs({}, L);
+      attn(q.data(), H * hd, L, segs.data(), segs.size(), H, KVH, hd, opts, all.data(), H * hd, pool);
     }
+    // The same tokens in chunks (a cached prefix segment + the chunk's own), with
+    // 1 and 3 threads, and token by token.
+    for (size_t threads : {1, 3})
+      for (size_t chunk : {1, 7, 64}) {
+        ThreadPool pool(threads);
+        std::vector<float> out(L * H * hd);
+        for (size_t t0 = 0; t0 < L; t0 += chunk) {
+          size_t T = std::min(chunk, L - t0);
+          auto segs = kv.segs({t0}, t0 + T);
+          attn(q.data() + t0 * H * hd, H * hd, T, segs.data(), segs.size(), H, KVH, hd, opts,
+               out.data() + t0 * H * hd, H * hd, pool);
+        }
+        EXPECT_TRUE(bitwise_equal(all.data(), H * hd, out.data(), H * hd, L, H * hd))
+            << name << " threads=" << threads << " chunk=" << chunk;
+      }
+  }
 }
 
 // The whole forward under every kernel set the CPU has: logits (all positions,
@@ -667,6 +684,13 @@ TEST(KernelAttention, WindowAndSoftcapMatchReferenceAndTextbook) {
     k::avx2::attention_opts(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd, opts,
                             b.data(), ldq, pool);
     EXPECT_TRUE(bitwise_equal(a.data(), ldq, b.data(), ldq, c.T, ldq)) << "L=" << c.L << " window=" << c.window;
+    if (k::avx512_supported() && c.hd % 16 == 0) {
+      std::vector<float> w(c.T * ldq);
+      k::avx512::attention_opts(q.data(), ldq, c.T, segs.data(), segs.size(), c.heads, c.kv_heads, c.hd, opts,
+                                w.data(), ldq, pool);
+      EXPECT_TRUE(bitwise_equal(a.data(), ldq, w.data(), ldq, c.T, ldq))
+          << "avx512 L=" << c.L << " window=" << c.window;
+    }
     double worst = 0;
     std::vector<double> o(c.hd);
     for (size_t t = 0; t < c.T; ++t)

@@ -244,8 +244,9 @@ void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const We
   gated_mlp(x, ldx, M, w_gate, w_up, GateAct::SiLU, gate, up, ld, pool);
 }
 
-// The row-wise kernels and attention have no AVX-512 version (they are a few
-// % of a forward); the avx512 set runs their AVX2 code.
+// The row-wise kernels other than silu_mul have no AVX-512 version (they are
+// a few % of a forward); the avx512 and amx sets run their AVX2 code.
+static bool wide() { return cur() == KernelSet::Avx512 || cur() == KernelSet::Amx; }
 void rmsnorm(const float* x, size_t ldx, size_t M, size_t n, const float* w, float eps, float* y,
              size_t ldy) {
   if (cur() != KernelSet::Ref)
@@ -270,7 +271,9 @@ void rope_apply(float* x, size_t ldx, size_t M, size_t n_heads, size_t head_dim,
 }
 
 void silu_mul(float* gate, const float* up, size_t n) {
-  if (cur() != KernelSet::Ref)
+  if (wide())
+    avx512::silu_mul(gate, up, n);
+  else if (cur() != KernelSet::Ref)
     avx2::silu_mul(gate, up, n);
   else
     ref::silu_mul(gate, up, n);
@@ -287,7 +290,10 @@ double sum_exp(const float* x, size_t n, float shift) {
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, float* out,
                size_t ldo, ThreadPool& pool) {
-  if (cur() != KernelSet::Ref && head_dim % 8 == 0)
+  if (wide() && head_dim % 16 == 0)
+    avx512::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, AttentionOpts{.scale = scale},
+                           out, ldo, pool);
+  else if (cur() != KernelSet::Ref && head_dim % 8 == 0)
     avx2::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);
   else
     ref::attention(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, scale, out, ldo, pool);
@@ -296,7 +302,9 @@ void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size
 void attention(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
                size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
                float* out, size_t ldo, ThreadPool& pool) {
-  if (cur() != KernelSet::Ref && head_dim % 8 == 0)
+  if (wide() && head_dim % 16 == 0)
+    avx512::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, opts, out, ldo, pool);
+  else if (cur() != KernelSet::Ref && head_dim % 8 == 0)
     avx2::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, opts, out, ldo, pool);
   else
     ref::attention_opts(q, ldq, T, segs, n_segs, n_heads, n_kv_heads, head_dim, opts, out, ldo, pool);

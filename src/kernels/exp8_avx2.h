@@ -1,12 +1,14 @@
 #pragma once
 // 8-lane exp_approx (exp_approx.h): the same operations in the same order, so
-// every lane equals the scalar result bit for bit. Include only from
-// *_avx2.cpp files (needs -mavx2 -mfma).
+// every lane equals the scalar result bit for bit. Include only from files
+// built with at least -mavx2 -mfma (*_avx2.cpp, *_avx512.cpp); internal
+// linkage, so each such file keeps the code its own flags produced.
 #include <immintrin.h>
 
 #include "kernels/exp_approx.h"
 
 namespace cloze::kernels::avx2 {
+namespace {
 
 inline __m256 exp8(__m256 x) {
   using namespace expc;
@@ -22,4 +24,5 @@ inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
 }
 
+}  // namespace
 }  // namespace cloze::kernels::avx2

@@ -27,6 +27,12 @@ namespace avx512 {
 size_t matmul_grain(size_t M);
 void matmul_range(const float* x, size_t ldx, size_t M, const Weight& w, const int32_t* rows,
                   size_t nb, size_t ne, const float* bias, float* y, size_t ldy);
+// 16-lane versions, bitwise equal to avx2:: and ref:: (attention needs
+// head_dim % 16 == 0).
+void silu_mul(float* gate, const float* up, size_t n);
+void attention_opts(const float* q, size_t ldq, size_t T, const KVSegment* segs, size_t n_segs,
+                    size_t n_heads, size_t n_kv_heads, size_t head_dim, const AttentionOpts& opts,
+                    float* out, size_t ldo, ThreadPool& pool);
 }  // namespace avx512
 
 // The AMX set's matmul for bf16 weights (matmul_amx.cpp; the set's other
