@@ -248,6 +248,34 @@ TEST_P(GoldenModel, RestrictedRowsAndLogsumexpMatchFullRow) {
   EXPECT_NEAR(r.lse[0], m + std::log(s), 1e-5);
 }
 
+// The last layer runs only the rows the head reads (forward.cpp last_layer):
+// in a batch mixing None, Last and All items those rows keep the bits of a
+// full pass, and the None item's cache (last layer's K/V included) continues
+// exactly as one built by a pass that read every row.
+TEST_P(GoldenModel, LastLayerReadRowsOnlyKeepsBitsAndCache) {
+  auto model = cloze::Model::load(kModels + GetParam(), {.threads = 2});
+  cloze::RunContext ctx(*model);
+  Golden g = read_golden(GetParam());
+  const size_t V = model->config().vocab_size;
+  const auto &s0 = g.ids[0], &s1 = g.ids[1], &s2 = g.ids.back();
+  const size_t split = s0.size() / 2;
+  std::vector<int32_t> head(s0.begin(), s0.begin() + split), tail(s0.begin() + split, s0.end());
+  cloze::KVCache ca(*model), cb(*model), cc(*model);
+  cloze::ForwardItem items[] = {{&ca, head, cloze::Outputs::None},
+                                {&cb, s1, cloze::Outputs::Last},
+                                {&cc, s2, cloze::Outputs::All}};
+  auto r = ctx.forward(items);
+  const auto full1 = run_all(*model, s1), full2 = run_all(*model, s2), full0 = run_all(*model, s0);
+  ASSERT_EQ(r[1].logits.size(), V);
+  EXPECT_EQ(0, std::memcmp(r[1].logits.data(), &full1[(s1.size() - 1) * V], V * 4)) << "Last item";
+  ASSERT_EQ(r[2].logits.size(), full2.size());
+  EXPECT_EQ(0, std::memcmp(r[2].logits.data(), full2.data(), full2.size() * 4)) << "All item";
+  cloze::ForwardItem more{&ca, tail, cloze::Outputs::All};
+  auto cont = ctx.forward({&more, 1})[0].logits;
+  ASSERT_EQ(cont.size(), tail.size() * V);
+  EXPECT_EQ(0, std::memcmp(cont.data(), &full0[split * V], cont.size() * 4)) << "continued None item";
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, GoldenModel,
                          ::testing::ValuesIn(cloze::test::golden_models()), cloze::test::param_name);
 

@@ -96,8 +96,11 @@ void rope(const Pass& p, float* x, size_t heads, const float* cs) {
 }
 
 // Each item's queries attend over its cache plus its new K/V (written to the
-// cache first when kept).  q, out: [T, q_dim]; k, v: [T, kv_dim].
-void attend(Pass& p, size_t l, const float* q, const float* k, const float* v, float* out) {
+// cache first when kept).  k, v: [T, kv_dim]; q, out: [T, q_dim], or with
+// `asked` (the last layer, see last_layer) only the rows the head reads: item
+// i's last asked[i] tokens, stacked from row qoff[i].
+void attend(Pass& p, size_t l, const float* q, const float* k, const float* v, float* out,
+            const std::vector<size_t>* asked = nullptr, const std::vector<size_t>* qoff = nullptr) {
   const ModelConfig& c = p.c;
   const size_t Q = c.q_dim(), KV = c.kv_dim();
   const kernels::AttentionOpts opts{.scale = c.arch.attn_scale, .softcap = c.arch.attn_softcap,
@@ -114,8 +117,12 @@ void attend(Pass& p, size_t l, const float* q, const float* k, const float* v, f
     if (!it.keep_kv) p.a.spans.push_back({k + t0 * KV, v + t0 * KV, n});
     p.a.segs.clear();
     for (const KVSpan& s : p.a.spans) p.a.segs.push_back({s.k, s.v, s.n, KV});
-    kernels::attention(q + t0 * Q, Q, n, p.a.segs.data(), p.a.segs.size(), c.num_heads, c.num_kv_heads,
-                       c.head_dim, opts, out + t0 * Q, Q, p.pool);
+    // The kernel takes its queries as the sequence's last ones; a query's
+    // result does not depend on how many others come with it.
+    const size_t nq = asked ? (*asked)[i] : n, q0 = asked ? (*qoff)[i] : t0;
+    if (!nq) continue;
+    kernels::attention(q + q0 * Q, Q, nq, p.a.segs.data(), p.a.segs.size(), c.num_heads, c.num_kv_heads,
+                       c.head_dim, opts, out + q0 * Q, Q, p.pool);
   }
 }
 
@@ -164,12 +171,75 @@ void mlp_block(Pass& p, size_t l) {
   add_into(p.x, p.h, p.T * H);
 }
 
+// Rows the head reads per item: all of an Outputs::All item's tokens, the
+// last of an Outputs::Last one, none of an Outputs::None one.
+size_t rows_asked(const ForwardItem& it) {
+  if (it.outputs == Outputs::All) return it.ids.size();
+  return it.outputs == Outputs::Last && !it.ids.empty() ? 1 : 0;
+}
+
+// The last layer when the head reads fewer rows than there are tokens (a
+// classification batch: one row per text). Keys and values are still made
+// for every token (the attention and the cache need them); queries, the
+// attention output, o_proj and the MLP only for the read rows, which are
+// then put back in place for the head. Rows are independent through every
+// kernel, so the read rows get the same bits as a full pass.
+void last_layer(Pass& p, size_t l, const std::vector<size_t>& asked, size_t P) {
+  const ModelConfig& c = p.c;
+  const LayerWeights& L = p.w.layers[l];
+  const size_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), T = p.T, rot = c.arch.rotary_dim;
+  std::vector<size_t> qoff(p.items.size()), read;  // read: the stacked rows kept
+  for (size_t i = 0; i < p.items.size(); ++i) {
+    qoff[i] = read.size();
+    const size_t n = p.items[i].ids.size();
+    for (size_t j = n - asked[i]; j < n; ++j) read.push_back(p.offset[i] + j);
+  }
+  float* k = room(p.a.k, T * KV);
+  float* v = room(p.a.v, T * KV);
+  float* xr = room(p.a.xr, P * H);
+  float* hr = room(p.a.hr, P * H);
+  float* q = room(p.a.q, P * Q);
+  float* attn = room(p.a.attn, P * Q);
+  norm(p, p.x, L.attn_in_norm, p.h, T, H);
+  const kernels::MatmulTarget kv[] = {{&L.k, bias_of(L.k_bias), k, KV}, {&L.v, bias_of(L.v_bias), v, KV}};
+  kernels::matmul_multi(p.h, H, T, kv, 2, p.pool);
+  for (size_t r = 0; r < P; ++r) std::copy_n(p.h + read[r] * H, H, hr + r * H);
+  kernels::matmul(hr, H, P, L.q, bias_of(L.q_bias), q, Q, p.pool);
+  if (c.arch.qk_norm) {
+    norm(p, q, L.q_norm, q, P * c.num_heads, c.head_dim);
+    norm(p, k, L.k_norm, k, T * c.num_kv_heads, c.head_dim);
+  }
+  const float* cs = p.a.rope_cs[c.arch.layers[l].rope].data();
+  float* cs_read = room(p.a.cs_rows, P * rot);
+  for (size_t r = 0; r < P; ++r) std::copy_n(cs + read[r] * rot, rot, cs_read + r * rot);
+  rope(p, k, c.num_kv_heads, cs);
+  Pass sub = p;  // the read rows as a pass of their own
+  sub.T = P;
+  rope(sub, q, c.num_heads, cs_read);
+  attend(p, l, q, k, v, attn, &asked, &qoff);
+  kernels::matmul(attn, Q, P, L.o, bias_of(L.o_bias), hr, H, p.pool);
+  if (!L.attn_out_norm.empty()) norm(p, hr, L.attn_out_norm, hr, P, H);
+  for (size_t r = 0; r < P; ++r) std::copy_n(p.x + read[r] * H, H, xr + r * H);
+  add_into(xr, hr, P * H);
+  sub.x = xr;
+  sub.h = hr;
+  mlp_block(sub, l);
+  for (size_t r = 0; r < P; ++r) std::copy_n(xr + r * H, H, p.x + read[r] * H);
+}
+
 }  // namespace
 
 std::vector<ForwardResult> RunContext::forward(std::span<const ForwardItem> items, const ForwardOptions& opt) {
   Pass p = begin_pass(model_, *s_, items, opt);
   embed(p);
+  std::vector<size_t> asked(items.size());
+  size_t P = 0;
+  for (size_t i = 0; i < items.size(); ++i) P += asked[i] = rows_asked(items[i]);
   for (size_t l = 0; l < p.c.num_layers; ++l) {
+    if (l + 1 == p.c.num_layers && P < p.T) {
+      last_layer(p, l, asked, P);
+      break;
+    }
     attention_block(p, l);
     mlp_block(p, l);
   }

@@ -15,6 +15,7 @@ struct ForwardScratch {
   std::vector<float> gate, up;             // [chunk, intermediate] MLP activations
   std::vector<std::vector<float>> rope_cs; // per RoPE spec: [T, rotary_dim] cos | sin per token
   std::vector<float> xf, chunk;            // final-norm rows, a vocabulary chunk of logits
+  std::vector<float> xr, hr, cs_rows;      // the last layer's read rows (forward.cpp last_layer)
   std::vector<int32_t> pos, ids;           // [T] positions, chunk row ids
   std::vector<KVSpan> spans;               // one item's K/V segments
   std::vector<kernels::KVSegment> segs;
