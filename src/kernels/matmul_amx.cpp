@@ -59,6 +59,8 @@ bool detect() {
   __cpuid_count(7, 0, a, b, c, d);
   const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
   if (!amx_bf16 || !amx_tile) return false;
+  __cpuid_count(7, 1, a, b, c, d);
+  if (!(a & (1u << 5))) return false;  // AVX512_BF16 (the split's conversion)
   __cpuid(1, a, b, c, d);
   if (!(c & (1u << 27))) return false;  // OSXSAVE
   uint32_t lo, hi;
@@ -92,14 +94,6 @@ struct TilesOn {
 };
 
 // ---- the split ----------------------------------------------------------------
-
-// Round to nearest even to bf16: the upper 16 bits of the result's lanes.
-inline __m512i round_bf16(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
-  return _mm512_and_si512(r, _mm512_set1_epi32(int(0xFFFF0000u)));
-}
 
 // 16 x 16 transpose of 32-bit lanes: r[i] lane j -> r[j] lane i.
 inline void transpose16(__m512i* ri) {
@@ -200,14 +194,17 @@ void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_
           b = _mm512_mul_ps(_mm512_maskz_loadu_ps(mhi, xr + 16), sc);
         }
         for (size_t t = 0; t < T; ++t) {
-          const __m512i ra = round_bf16(a), rb = round_bf16(b);
-          // bf16 bits of k = 0..15 and 16..31, packed in pairs (k even low).
-          const __m256i pa = _mm512_cvtepi32_epi16(_mm512_srli_epi32(ra, 16));
-          const __m256i pb = _mm512_cvtepi32_epi16(_mm512_srli_epi32(rb, 16));
-          _mm512_store_si512(rows[t][m], _mm512_inserti64x4(_mm512_castsi256_si512(pa), pb, 1));
+          // bf16 of k = 0..15 (low half) and 16..31, rounded to nearest
+          // even. The instruction treats float32 subnormals as zero; those
+          // terms would be bf16 subnormals, which the tile unit flushes to
+          // zero anyway, so every product is what an exact rounding would give.
+          const __m512i r = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a));
+          _mm512_store_si512(rows[t][m], r);
           // The remainder (exact: x' and its bf16 rounding share the exponent range).
-          a = _mm512_sub_ps(a, _mm512_castsi512_ps(ra));
-          b = _mm512_sub_ps(b, _mm512_castsi512_ps(rb));
+          const __m512 ra = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(r)), 16));
+          const __m512 rb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r, 1)), 16));
+          a = _mm512_sub_ps(a, ra);
+          b = _mm512_sub_ps(b, rb);
         }
       }
       uint16_t* dst = s.tiles + (mt * s.n_ks + ks) * T * 512;
