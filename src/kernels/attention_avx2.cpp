@@ -110,6 +110,22 @@ void weighted_sum_rows(const float* w, size_t ldw, const float* const* vp, size_
 
 constexpr int kRowBatch = 4;  // query rows scored together (4 x 16 positions)
 
+__m256 exp_groups(float* s, size_t n8, float max) {
+  const __m256 vm = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  for (size_t p = 0; p < n8; p += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), vm));
+    _mm256_storeu_ps(s + p, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return acc;
+}
+
+void scale_groups(float* s, size_t n8, float c) {
+  const __m256 vc = _mm256_set1_ps(c);
+  for (size_t p = 0; p < n8; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), vc));
+}
+
 void score_rows(int R, const float* const* qr, const float* kt, size_t ldk, size_t hd, size_t n8, float scale,
                 float* S, size_t lds) {
   switch (R) {

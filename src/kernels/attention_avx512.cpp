@@ -12,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/exp16_avx512.h"
 #include "kernels/exp8_avx2.h"
 #include "kernels/kernels_internal.h"
 #include "kernels/scratch.h"
@@ -58,6 +59,33 @@ void scores(const float* const* qr, const float* kt, size_t ldk, size_t hd, size
 
 constexpr int kRowBatch = 8;  // query rows scored together (8 x 32 positions)
 
+// 16 exps at a time; the sum still takes them 8 at a time, low half first,
+// so its lanes add the same values in the same order as exp8's loop.
+__m256 exp_groups(float* s, size_t n8, float max) {
+  const __m512 vm = _mm512_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  size_t p = 0;
+  for (; p + 16 <= n8; p += 16) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + p), vm));
+    _mm512_storeu_ps(s + p, e);
+    acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+    acc = _mm256_add_ps(acc, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+  }
+  if (p < n8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), _mm512_castps512_ps256(vm)));
+    _mm256_storeu_ps(s + p, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return acc;
+}
+
+void scale_groups(float* s, size_t n8, float c) {
+  const __m512 vc = _mm512_set1_ps(c);
+  size_t p = 0;
+  for (; p + 16 <= n8; p += 16) _mm512_storeu_ps(s + p, _mm512_mul_ps(_mm512_loadu_ps(s + p), vc));
+  if (p < n8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), _mm512_castps512_ps256(vc)));
+}
+
 void score_rows(int R, const float* const* qr, const float* kt, size_t ldk, size_t hd, size_t n8, float scale,
                 float* S, size_t lds) {
   switch (R) {
@@ -99,10 +127,13 @@ void weighted_sum(const float* const* w, const float* const* vp, size_t d0, cons
   }
 }
 
+// NR x NV accumulators stay at 16 (of 32 registers): up to 4 rows take 64
+// dimensions a pass, more rows 32 (each V load then feeds more rows).
 template <int NR>
 void weighted_sum_dims(const float* const* w, const float* const* vp, size_t hd, const size_t* n, float* const* o) {
-  for (size_t d0 = 0; d0 < hd; d0 += 64) {
-    switch (std::min<size_t>(4, (hd - d0) / 16)) {
+  constexpr size_t kMaxNV = NR > 4 ? 2 : 4;
+  for (size_t d0 = 0; d0 < hd; d0 += 16 * kMaxNV) {
+    switch (std::min<size_t>(kMaxNV, (hd - d0) / 16)) {
       case 4: weighted_sum<NR, 4>(w, vp, d0, n, o); break;
       case 3: weighted_sum<NR, 3>(w, vp, d0, n, o); break;
       case 2: weighted_sum<NR, 2>(w, vp, d0, n, o); break;
@@ -113,20 +144,24 @@ void weighted_sum_dims(const float* const* w, const float* const* vp, size_t hd,
 
 // Row r's weights are S[r][first[r] .. vis[r]); rows with the same first
 // position (the query heads of one token, and tokens before any window
-// slides) share the V loads, up to four at a time.
+// slides) share the V loads, up to kRowBatch at a time.
 void weigh_rows(int R, const float* S, size_t lds, const float* const* vp, size_t hd, const size_t* first,
                 const size_t* vis, float* const* orow) {
   for (int r = 0; r < R;) {
     int nr = 1;
-    while (nr < 4 && r + nr < R && first[r + nr] == first[r]) ++nr;
+    while (nr < kRowBatch && r + nr < R && first[r + nr] == first[r]) ++nr;
     const size_t f = first[r];
-    const float* w[4];
-    size_t n[4];
+    const float* w[kRowBatch];
+    size_t n[kRowBatch];
     for (int i = 0; i < nr; ++i) {
       w[i] = S + (r + i) * lds + f;
       n[i] = vis[r + i] - f;
     }
     switch (nr) {
+      case 8: weighted_sum_dims<8>(w, vp + f, hd, n, orow + r); break;
+      case 7: weighted_sum_dims<7>(w, vp + f, hd, n, orow + r); break;
+      case 6: weighted_sum_dims<6>(w, vp + f, hd, n, orow + r); break;
+      case 5: weighted_sum_dims<5>(w, vp + f, hd, n, orow + r); break;
       case 4: weighted_sum_dims<4>(w, vp + f, hd, n, orow + r); break;
       case 3: weighted_sum_dims<3>(w, vp + f, hd, n, orow + r); break;
       case 2: weighted_sum_dims<2>(w, vp + f, hd, n, orow + r); break;
