@@ -1,4 +1,4 @@
-// Picks the kernel set once: AMX when the CPU has AMX-BF16 and Linux grants
+// Picks the kernel set once: AMX when the CPU has AMX-BF16 (and AVX512-BF16) and Linux grants
 // the tile state (plus AVX-512), else AVX-512 when the CPU has F/BW/VL/DQ
 // (plus the AVX2 requirements), else AVX2+FMA+F16C, else the portable
 // reference; CLOZE_KERNELS=ref|avx2|avx512|amx overrides at start-up (an
@@ -58,7 +58,7 @@ KernelSet initial_choice() {
   else throw Error("CLOZE_KERNELS=" + name + ": unknown kernel set (use ref, avx2, avx512 or amx)");
   if (!supported(s))
     throw Error("CLOZE_KERNELS=" + name + ": this CPU cannot run that kernel set" +
-                (s == KernelSet::Amx ? " (needs AMX-TILE, AMX-BF16, AVX-512 and the OS's grant of the tile state)"
+                (s == KernelSet::Amx ? " (needs AMX-TILE, AMX-BF16, AVX-512 with AVX512-BF16, and the OS's grant of the tile state)"
                                      : ""));
   return s;
 }

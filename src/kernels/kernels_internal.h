@@ -41,7 +41,7 @@ void attention_opts(const float* q, size_t ldq, size_t T, const KVSegment* segs,
 // tile layout (once, shared by every matrix of the step), then matmul_range
 // runs one thread's share of the weight rows against it.
 namespace amx {
-// The CPU has AMX-TILE and AMX-BF16 and Linux granted the tile state.
+// The CPU has AMX-TILE, AMX-BF16 and AVX512-BF16 and Linux granted the tile state.
 bool available();
 // x split into `terms` bf16 terms (3: hi, mid, lo; 1: hi only), per x tile of
 // 16 rows and k step of 32: tiles[((mt * n_ks + ks) * terms + t) * 512 + r * 32 + 2 * m + p]
