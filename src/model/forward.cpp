@@ -97,10 +97,11 @@ void rope(const Pass& p, float* x, size_t heads, const float* cs) {
 
 // Each item's queries attend over its cache plus its new K/V (written to the
 // cache first when kept).  k, v: [T, kv_dim]; q, out: [T, q_dim], or with
-// `asked` (the last layer, see last_layer) only the rows the head reads: item
-// i's last asked[i] tokens, stacked from row qoff[i].
+// `qoff` (the last layer, see last_layer) only the rows the head reads, item
+// i's from row qoff[i] to qoff[i + 1] (the end for the last item): always
+// the item's last tokens.
 void attend(Pass& p, size_t l, const float* q, const float* k, const float* v, float* out,
-            const std::vector<size_t>* asked = nullptr, const std::vector<size_t>* qoff = nullptr) {
+            const std::vector<size_t>* qoff = nullptr, size_t n_read = 0) {
   const ModelConfig& c = p.c;
   const size_t Q = c.q_dim(), KV = c.kv_dim();
   const kernels::AttentionOpts opts{.scale = c.arch.attn_scale, .softcap = c.arch.attn_softcap,
@@ -119,7 +120,8 @@ void attend(Pass& p, size_t l, const float* q, const float* k, const float* v, f
     for (const KVSpan& s : p.a.spans) p.a.segs.push_back({s.k, s.v, s.n, KV});
     // The kernel takes its queries as the sequence's last ones; a query's
     // result does not depend on how many others come with it.
-    const size_t nq = asked ? (*asked)[i] : n, q0 = asked ? (*qoff)[i] : t0;
+    const size_t q0 = qoff ? (*qoff)[i] : t0;
+    const size_t nq = !qoff ? n : (i + 1 < qoff->size() ? (*qoff)[i + 1] : n_read) - q0;
     if (!nq) continue;
     kernels::attention(q + q0 * Q, Q, nq, p.a.segs.data(), p.a.segs.size(), c.num_heads, c.num_kv_heads,
                        c.head_dim, opts, out + q0 * Q, Q, p.pool);
@@ -171,29 +173,17 @@ void mlp_block(Pass& p, size_t l) {
   add_into(p.x, p.h, p.T * H);
 }
 
-// Rows the head reads per item: all of an Outputs::All item's tokens, the
-// last of an Outputs::Last one, none of an Outputs::None one.
-size_t rows_asked(const ForwardItem& it) {
-  if (it.outputs == Outputs::All) return it.ids.size();
-  return it.outputs == Outputs::Last && !it.ids.empty() ? 1 : 0;
-}
-
 // The last layer when the head reads fewer rows than there are tokens (a
 // classification batch: one row per text). Keys and values are still made
 // for every token (the attention and the cache need them); queries, the
 // attention output, o_proj and the MLP only for the read rows, which are
 // then put back in place for the head. Rows are independent through every
 // kernel, so the read rows get the same bits as a full pass.
-void last_layer(Pass& p, size_t l, const std::vector<size_t>& asked, size_t P) {
+void last_layer(Pass& p, size_t l, const std::vector<size_t>& read, const std::vector<size_t>& qoff) {
   const ModelConfig& c = p.c;
   const LayerWeights& L = p.w.layers[l];
   const size_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), T = p.T, rot = c.arch.rotary_dim;
-  std::vector<size_t> qoff(p.items.size()), read;  // read: the stacked rows kept
-  for (size_t i = 0; i < p.items.size(); ++i) {
-    qoff[i] = read.size();
-    const size_t n = p.items[i].ids.size();
-    for (size_t j = n - asked[i]; j < n; ++j) read.push_back(p.offset[i] + j);
-  }
+  const size_t P = read.size();
   float* k = room(p.a.k, T * KV);
   float* v = room(p.a.v, T * KV);
   float* xr = room(p.a.xr, P * H);
@@ -216,7 +206,7 @@ void last_layer(Pass& p, size_t l, const std::vector<size_t>& asked, size_t P) {
   Pass sub = p;  // the read rows as a pass of their own
   sub.T = P;
   rope(sub, q, c.num_heads, cs_read);
-  attend(p, l, q, k, v, attn, &asked, &qoff);
+  attend(p, l, q, k, v, attn, &qoff, P);
   kernels::matmul(attn, Q, P, L.o, bias_of(L.o_bias), hr, H, p.pool);
   if (!L.attn_out_norm.empty()) norm(p, hr, L.attn_out_norm, hr, P, H);
   for (size_t r = 0; r < P; ++r) std::copy_n(p.x + read[r] * H, H, xr + r * H);
@@ -232,12 +222,11 @@ void last_layer(Pass& p, size_t l, const std::vector<size_t>& asked, size_t P) {
 std::vector<ForwardResult> RunContext::forward(std::span<const ForwardItem> items, const ForwardOptions& opt) {
   Pass p = begin_pass(model_, *s_, items, opt);
   embed(p);
-  std::vector<size_t> asked(items.size());
-  size_t P = 0;
-  for (size_t i = 0; i < items.size(); ++i) P += asked[i] = rows_asked(items[i]);
+  std::vector<size_t> qoff;
+  const std::vector<size_t> read = output_rows(p, qoff);
   for (size_t l = 0; l < p.c.num_layers; ++l) {
-    if (l + 1 == p.c.num_layers && P < p.T) {
-      last_layer(p, l, asked, P);
+    if (l + 1 == p.c.num_layers && read.size() < p.T) {
+      last_layer(p, l, read, qoff);
       break;
     }
     attention_block(p, l);

@@ -16,21 +16,6 @@ namespace {
 // Vocabulary rows per logsumexp step when only some rows are requested.
 constexpr size_t kVocabChunk = 8192;
 
-// The stacked token of each output position, and each item's first output.
-std::vector<size_t> output_rows(const Pass& p, std::vector<size_t>& first) {
-  std::vector<size_t> rows;
-  first.resize(p.items.size());
-  for (size_t i = 0; i < p.items.size(); ++i) {
-    first[i] = rows.size();
-    const size_t n = p.items[i].ids.size();
-    if (p.items[i].outputs == Outputs::All)
-      for (size_t j = 0; j < n; ++j) rows.push_back(p.offset[i] + j);
-    else if (p.items[i].outputs == Outputs::Last && n)
-      rows.push_back(p.offset[i] + n - 1);
-  }
-  return rows;
-}
-
 // logsumexp over the full vocabulary of each of P rows of xf: [P, hidden],
 // streamed in chunks (over `full` logits when given); a running max keeps
 // exp() in range, sums are kept in double.
@@ -65,6 +50,20 @@ std::vector<float> logsumexp(Pass& p, const float* xf, size_t P, const float* fu
 }
 
 }  // namespace
+
+std::vector<size_t> output_rows(const Pass& p, std::vector<size_t>& first) {
+  std::vector<size_t> rows;
+  first.resize(p.items.size());
+  for (size_t i = 0; i < p.items.size(); ++i) {
+    first[i] = rows.size();
+    const size_t n = p.items[i].ids.size();
+    if (p.items[i].outputs == Outputs::All)
+      for (size_t j = 0; j < n; ++j) rows.push_back(p.offset[i] + j);
+    else if (p.items[i].outputs == Outputs::Last && n)
+      rows.push_back(p.offset[i] + n - 1);
+  }
+  return rows;
+}
 
 std::vector<ForwardResult> head(Pass& p, const ForwardOptions& opt) {
   const ModelConfig& c = p.c;

@@ -23,6 +23,12 @@ struct Pass {
   float* h = nullptr;          // [T, hidden] a block's normed input, then its output
 };
 
+// The stacked rows the head reads (every token of an Outputs::All item, the
+// last of an Outputs::Last one, none of an Outputs::None one), in order;
+// first[i]: item i's first entry in them. The head and the last layer (which
+// computes only these rows) share this one rule.
+std::vector<size_t> output_rows(const Pass& p, std::vector<size_t>& first);
+
 // Final norm and lm_head at the positions the items ask for (restricted to
 // opt.rows when given), final soft-capping, and the logsumexp over the whole
 // vocabulary: the one numeric path from hidden states to scores.
