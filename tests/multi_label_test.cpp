@@ -21,28 +21,6 @@ namespace {
 using cloze::ClassifierOptions;
 using json = nlohmann::json;
 
-// log-softmax of the last row of `cloze logits --all` (the answer position).
-std::vector<std::vector<double>> logprob_rows(const std::vector<int32_t>& ids) {
-  std::string list;
-  for (int32_t id : ids) {
-    if (!list.empty()) list += ",";
-    list += std::to_string(id);
-  }
-  auto r = cloze::test::run_command(std::string(CLOZE_BIN) + " logits --all --threads 1 --model " +
-                                    cloze::test::full_vocab_qwen2().string() + " --ids " + list);
-  EXPECT_EQ(r.status, 0);
-  json out = json::parse(r.out);
-  std::vector<std::vector<double>> rows;
-  for (auto& row : out["logits"]) {
-    std::vector<double> v = row.get<std::vector<double>>();
-    double m = *std::max_element(v.begin(), v.end()), z = 0;
-    for (double x : v) z += std::exp(x - m);
-    for (double& x : v) x -= m + std::log(z);
-    rows.push_back(std::move(v));
-  }
-  return rows;
-}
-
 class MultiLabel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -73,7 +51,7 @@ TEST_F(MultiLabel, OwnProbabilityAgainstThreshold) {
       auto cont = tok_->encode(" " + v, {.special = false});
       std::vector<int32_t> ids = prompt;
       ids.insert(ids.end(), cont.begin(), cont.end());
-      auto rows = logprob_rows(ids);
+      auto rows = cloze::test::full_vocab_logprob_rows(ids);
       double lp = 0;
       for (size_t p = 0; p < cont.size(); ++p) lp += rows[prompt.size() - 1 + p][size_t(cont[p])];
       want[j] += std::exp(lp);
@@ -105,7 +83,7 @@ TEST_F(MultiLabel, YesNoQuestionPerLabel) {
     ASSERT_TRUE(res[i].error.empty()) << res[i].error;
     for (size_t j = 0; j < 2; ++j) {
       auto q = tok_->encode(cloze::fill_label_question(o.label_template, texts[i], o.labels[j]));
-      auto last = logprob_rows(q).back();
+      auto last = cloze::test::full_vocab_logprob_rows(q).back();
       const double py = std::exp(last[size_t(yes)]), pn = std::exp(last[size_t(no)]);
       EXPECT_NEAR(res[i].probs[j], py / (py + pn), 1e-6);
       EXPECT_EQ(std::find(res[i].passing.begin(), res[i].passing.end(), j) != res[i].passing.end(),
@@ -140,7 +118,7 @@ TEST_F(MultiLabel, TopAlternativesAreTheAnswerRowsLikeliest) {
   cloze::Classifier clf(*model_, *tok_, o);
   const std::string text = "Dull and long.";
   auto r = clf.classify({&text, 1})[0];
-  auto last = logprob_rows(tok_->encode(cloze::PromptTemplate(o.template_text).fill(text))).back();
+  auto last = cloze::test::full_vocab_logprob_rows(tok_->encode(cloze::PromptTemplate(o.template_text).fill(text))).back();
   std::vector<int32_t> ids(last.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
   std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return last[size_t(a)] > last[size_t(b)]; });

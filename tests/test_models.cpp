@@ -2,9 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+
+#include "test_util.h"
 
 namespace cloze::test {
 
@@ -22,6 +28,27 @@ std::filesystem::path full_vocab_qwen2() {
     return d;
   }();
   return dir;
+}
+
+std::vector<std::vector<double>> full_vocab_logprob_rows(const std::vector<int32_t>& ids) {
+  std::string list;
+  for (int32_t id : ids) {
+    if (!list.empty()) list += ",";
+    list += std::to_string(id);
+  }
+  auto r = run_command(std::string(CLOZE_BIN) + " logits --all --threads 1 --model " + full_vocab_qwen2().string() +
+                       " --ids " + list);
+  EXPECT_EQ(r.status, 0);
+  auto out = nlohmann::json::parse(r.out);
+  std::vector<std::vector<double>> rows;
+  for (auto& row : out["logits"]) {
+    std::vector<double> v = row.get<std::vector<double>>();
+    double m = *std::max_element(v.begin(), v.end()), z = 0;
+    for (double x : v) z += std::exp(x - m);
+    for (double& x : v) x -= m + std::log(z);
+    rows.push_back(std::move(v));
+  }
+  return rows;
 }
 
 }  // namespace cloze::test

@@ -20,33 +20,11 @@ namespace {
 using cloze::ClassifierOptions;
 using json = nlohmann::json;
 
-// log-softmax rows of `cloze logits --all` for ids.
-std::vector<std::vector<double>> logprob_rows(const std::vector<int32_t>& ids) {
-  std::string list;
-  for (int32_t id : ids) {
-    if (!list.empty()) list += ",";
-    list += std::to_string(id);
-  }
-  auto r = cloze::test::run_command(std::string(CLOZE_BIN) + " logits --all --threads 1 --model " +
-                                    cloze::test::full_vocab_qwen2().string() + " --ids " + list);
-  EXPECT_EQ(r.status, 0);
-  json out = json::parse(r.out);
-  std::vector<std::vector<double>> rows;
-  for (auto& row : out["logits"]) {
-    std::vector<double> v = row.get<std::vector<double>>();
-    double m = *std::max_element(v.begin(), v.end()), z = 0;
-    for (double x : v) z += std::exp(x - m);
-    for (double& x : v) x -= m + std::log(z);
-    rows.push_back(std::move(v));
-  }
-  return rows;
-}
-
 // log P(cont | prompt) from logits --all over prompt + cont.
 double seq_logprob(const std::vector<int32_t>& prompt, const std::vector<int32_t>& cont) {
   std::vector<int32_t> ids = prompt;
   ids.insert(ids.end(), cont.begin(), cont.end());
-  auto rows = logprob_rows(ids);
+  auto rows = cloze::test::full_vocab_logprob_rows(ids);
   double s = 0;
   for (size_t p = 0; p < cont.size(); ++p) s += rows[prompt.size() - 1 + p][size_t(cont[p])];
   return s;
@@ -108,7 +86,7 @@ TEST_F(Verbalizers, OneTokenVerbalizersUseTheAnswerRow) {
   const std::string text = "Two hours I will never get back.";
   auto r = clf.classify({&text, 1})[0];
   auto prompt = tok_->encode(cloze::PromptTemplate(o.template_text).fill(text));
-  auto rows = logprob_rows(prompt);
+  auto rows = cloze::test::full_vocab_logprob_rows(prompt);
   const auto& last = rows.back();
   std::vector<double> want(2, 0.0);
   for (size_t j = 0; j < 2; ++j)
@@ -184,7 +162,7 @@ TEST_F(Verbalizers, NextTokenLogprobsMatchLogitsAll) {
   auto lp = cloze::next_token_logprobs(*model_, prompts, labels);
   double maxdiff = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    auto rows = logprob_rows(prompts[i]);
+    auto rows = cloze::test::full_vocab_logprob_rows(prompts[i]);
     for (size_t j = 0; j < labels.size(); ++j) {
       maxdiff = std::max(maxdiff, std::abs(lp[i][j] - rows.back()[size_t(labels[j])]));
       EXPECT_NEAR(lp[i][j], rows.back()[size_t(labels[j])], 1e-5);
@@ -207,7 +185,7 @@ TEST_F(Verbalizers, RerankIsYesAgainstNo) {
   auto rel = cloze::rerank(*model_, *tok_, ro, "What is the capital of France?", docs);
   const int32_t yes = tok_->encode(" yes")[0], no = tok_->encode(" no")[0];
   for (size_t i = 0; i < docs.size(); ++i) {
-    auto rows = logprob_rows(tok_->encode(cloze::fill_rerank_template(ro.template_text, "What is the capital of France?", docs[i])));
+    auto rows = cloze::test::full_vocab_logprob_rows(tok_->encode(cloze::fill_rerank_template(ro.template_text, "What is the capital of France?", docs[i])));
     const double py = std::exp(rows.back()[size_t(yes)]), pn = std::exp(rows.back()[size_t(no)]);
     EXPECT_NEAR(rel[i], py / (py + pn), 1e-6);
   }
