@@ -71,15 +71,16 @@ class Classifier:
     ("sum" | "mean"), calibrate (None | "contextual" | "pmi"), content_free,
     pmi_premise, truncate ("none" | "left" | "right"), max_tokens (0: the
     model's context), batch_tokens (4096), special (True: special-token
-    strings in texts are special tokens), threads (0: all cores).
+    strings in texts are special tokens), threads (0: all cores), precision
+    ("exact" | "bf16": see cloze.Model; set on the Model when sharing one).
     Calls may come from several Python threads; they take turns on the model.
     """
 
     def __init__(self, model=DEFAULT_MODEL, labels=("positive", "negative"), template=SEED_TEMPLATE,
                  calibrate=None, label_score="sum", threads=0, *, label_prefix=" ", content_free=None,
                  pmi_premise=None, truncate="none", max_tokens=0, batch_tokens=4096, special=True,
-                 label_mass=True):
-        from .model import Model, load_engine
+                 label_mass=True, precision=None):
+        from .model import Model, check_precision, load_engine
         labels = _labels(labels)
         template = _check.text(template, "template")
         _cloze.check_template(template)  # before the (slow) model load
@@ -88,12 +89,17 @@ class Classifier:
         for name, v in (("max_tokens", max_tokens), ("batch_tokens", batch_tokens), ("threads", threads)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ClozeError(f"{name}: expected a non-negative integer, got {v!r}")
+        if precision is not None:
+            check_precision(precision)
         if isinstance(model, Model):
             native, tok, self.model_name = model._model, model._tok, model.name_or_path
             if threads:
                 raise ClozeError("threads: set it when loading the Model, not on a Classifier that shares one")
+            if precision is not None and precision != native.precision:
+                raise ClozeError(f"precision: the shared Model was loaded with precision={native.precision!r}; "
+                                 "set it when loading the Model, not on a Classifier that shares one")
         else:
-            native, tok = load_engine(model, threads)
+            native, tok = load_engine(model, threads, "exact" if precision is None else precision)
             self.model_name = os.fspath(model)
         if tok is None:
             raise ClozeError(f"{self.model_name}: no tokenizer.json in the model directory {native.dir}")
@@ -113,6 +119,10 @@ class Classifier:
     @property
     def threads(self):
         return self._model.threads
+
+    @property
+    def precision(self):
+        return self._model.precision
 
     def __call__(self, text):
         """Classify one text; raises ClozeError if it cannot be scored."""

@@ -49,7 +49,7 @@ def evaluate(data, gold=None, *, classifier=None, model=DEFAULT_MODEL, text_colu
     model and classifier_options (labels, template, calibrate, ...).
     Returns {"model", "n", "scored", "errors", "accuracy", "macro_f1",
     "mean_label_mass", "metrics": {...}, "seconds", "load_seconds",
-    "texts_per_s", "tokens_per_s", "threads"} as `cloze eval --json`.
+    "texts_per_s", "tokens_per_s", "threads", "precision"} as `cloze eval --json`.
     """
     from .classifier import Classifier
     t0 = time.perf_counter()
@@ -104,4 +104,5 @@ def evaluate(data, gold=None, *, classifier=None, model=DEFAULT_MODEL, text_colu
         "texts_per_s": n / seconds,
         "tokens_per_s": tokens / seconds,
         "threads": classifier.threads,
+        "precision": classifier.precision,
     }

@@ -15,19 +15,33 @@ class Generation:
     prompt_tokens: int
 
 
-def load_engine(model, threads=0):
+PRECISIONS = ("exact", "bf16")
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise _cloze.ClozeError(f'precision: expected "exact" or "bf16", got {precision!r}')
+    return precision
+
+
+def load_engine(model, threads=0, precision="exact"):
     """(native model, native tokenizer or None) for a directory or Hub id."""
     spec = _check.path_or_spec(model)
     if not isinstance(threads, int) or threads < 0:
         raise _cloze.ClozeError(f"threads: expected a non-negative integer (0: all cores), got {threads!r}")
+    check_precision(precision)  # before resolving (a Hub id may download)
     path = _cloze.resolve_model(spec)
     tok_json = os.path.join(path, "tokenizer.json")
     tok = _cloze.Tokenizer.from_file(tok_json) if os.path.isfile(tok_json) else None
-    return _cloze.Model(path, threads, tok), tok
+    return _cloze.Model(path, threads, tok, precision), tok
 
 
 class Model:
     """Load with ``Model.from_pretrained("Qwen/Qwen2-0.5B", threads=0)``.
+
+    precision="exact" (default) keeps every matmul float32-accurate;
+    precision="bf16" rounds activations to bf16 where the AMX kernel set runs
+    (faster, not exact; `cloze --precision bf16`; other CPUs stay exact).
 
     Safe to share between Python threads: calls on one model run one at a
     time, with the GIL released while the engine runs."""
@@ -38,8 +52,8 @@ class Model:
         self.name_or_path = name
 
     @classmethod
-    def from_pretrained(cls, id_or_dir, threads=0, **_ignored):
-        native, tok = load_engine(id_or_dir, threads)
+    def from_pretrained(cls, id_or_dir, threads=0, precision="exact", **_ignored):
+        native, tok = load_engine(id_or_dir, threads, precision)
         return cls(native, tok, os.fspath(id_or_dir))
 
     @property
@@ -59,6 +73,11 @@ class Model:
     @property
     def threads(self):
         return self._model.threads
+
+    @property
+    def precision(self):
+        """"exact" or "bf16": how this model's matmuls treat activations."""
+        return self._model.precision
 
     def logits(self, ids, all_positions=False):
         """float32 next-token logits: shape (vocab,) for the last position, or
@@ -86,4 +105,4 @@ class Model:
         return Generation(np.asarray(r["ids"], dtype=np.int32), r["text"], r["finish_reason"], r["prompt_tokens"])
 
     def __repr__(self):
-        return f"cloze.Model({self.name_or_path!r}, dir={self.dir!r}, threads={self.threads})"
+        return f"cloze.Model({self.name_or_path!r}, dir={self.dir!r}, threads={self.threads}, precision={self.precision!r})"

@@ -142,5 +142,5 @@ class CausalLM:
 
 class AutoModelForCausalLM:
     @staticmethod
-    def from_pretrained(pretrained_model_name_or_path, *args, threads=0, **kwargs):
-        return CausalLM(Model.from_pretrained(pretrained_model_name_or_path, threads=threads))
+    def from_pretrained(pretrained_model_name_or_path, *args, threads=0, precision="exact", **kwargs):
+        return CausalLM(Model.from_pretrained(pretrained_model_name_or_path, threads=threads, precision=precision))

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "bindings.h"
+#include "cloze/error.h"
 #include "cloze/hub.h"
 #include "engine.h"
 
@@ -30,13 +31,17 @@ void bind_model(pyb::module_& m) {
   m.def("hub_cache_dir", [] { return hub_cache_dir().string(); });
 
   pyb::class_<Engine, std::shared_ptr<Engine>>(m, "Model")
-      .def(pyb::init([](const std::string& dir, size_t threads, std::shared_ptr<Tokenizer> tok) {
+      .def(pyb::init([](const std::string& dir, size_t threads, std::shared_ptr<Tokenizer> tok,
+                        const std::string& precision) {
+             const auto p = parse_precision(precision);
+             if (!p) throw Error("precision: expected \"exact\" or \"bf16\", got \"" + precision + "\"");
              pyb::gil_scoped_release nogil;
-             return std::make_shared<Engine>(dir, threads, std::move(tok));
+             return std::make_shared<Engine>(dir, threads, *p, std::move(tok));
            }),
-           pyb::arg("dir"), pyb::arg("threads") = 0, pyb::arg("tokenizer") = nullptr)
+           pyb::arg("dir"), pyb::arg("threads") = 0, pyb::arg("tokenizer") = nullptr, pyb::arg("precision") = "exact")
       .def_property_readonly("dir", [](const Engine& e) { return e.model().dir().string(); })
       .def_property_readonly("threads", [](const Engine& e) { return e.model().threads(); })
+      .def_property_readonly("precision", [](const Engine& e) { return std::string(precision_name(e.model().precision())); })
       .def_property_readonly("vocab_size", [](const Engine& e) { return e.model().config().vocab_size; })
       .def_property_readonly("max_position_embeddings",
                              [](const Engine& e) { return e.model().config().max_position_embeddings; })

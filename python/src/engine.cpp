@@ -4,8 +4,8 @@
 
 namespace cloze::py {
 
-Engine::Engine(const std::string& dir, size_t threads, std::shared_ptr<const Tokenizer> tokenizer)
-    : model_(Model::load(dir, {.threads = threads})), ctx_(std::make_unique<RunContext>(*model_)), tok_(std::move(tokenizer)) {}
+Engine::Engine(const std::string& dir, size_t threads, Precision precision, std::shared_ptr<const Tokenizer> tokenizer)
+    : model_(Model::load(dir, {.threads = threads, .precision = precision})), ctx_(std::make_unique<RunContext>(*model_)), tok_(std::move(tokenizer)) {}
 
 size_t Engine::logits(std::span<const int32_t> ids, bool all_positions, std::vector<float>& out) {
   if (ids.empty()) throw Error("logits: no token ids to run (the input is empty)");

@@ -28,7 +28,7 @@ namespace cloze::py {
 class Engine {
  public:
   // ENGINE API: Model::load. `dir` is already resolved (a directory).
-  Engine(const std::string& dir, size_t threads, std::shared_ptr<const Tokenizer> tokenizer);
+  Engine(const std::string& dir, size_t threads, Precision precision, std::shared_ptr<const Tokenizer> tokenizer);
 
   const Model& model() const { return *model_; }
   const std::shared_ptr<const Tokenizer>& tokenizer() const { return tok_; }

@@ -22,6 +22,35 @@ def test_same_results_as_cli(cloze_bin, qwen2_full, clf, sst2, tmp_path):
     assert ours == cli  # labels, probabilities, logits and label mass, exactly
 
 
+def test_precision_bf16_same_as_cli(cloze_bin, qwen2_full, clf, sst2, tmp_path):
+    # --precision bf16 in Python is the CLI's: the same numbers, bit for bit
+    # (rounded activations on the AMX set; elsewhere both stay exact).
+    texts = sst2.text.tolist()[:60]
+    path = tmp_path / "texts.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    cli = [json.loads(l) for l in run_cli(cloze_bin, "classify", "--model", qwen2_full, "--precision", "bf16",
+                                          "--input", path).splitlines()]
+    fast = cloze.Classifier(qwen2_full, threads=2, precision="bf16")
+    assert fast.precision == "bf16" and clf.precision == "exact"
+    assert [r.to_dict(t) for t, r in zip(texts, fast.classify(texts))] == cli
+    exact = clf.classify(texts)
+    # bf16 activations move the label logits a little, never far (random model)
+    for a, b in zip(fast.classify(texts), exact):
+        assert all(abs(a.logits[k] - b.logits[k]) < 0.1 for k in a.logits)
+    shared = cloze.Model.from_pretrained(qwen2_full, threads=1, precision="bf16")
+    assert shared.precision == "bf16" and "precision='bf16'" in repr(shared)
+    assert cloze.Classifier(shared).precision == "bf16"
+    assert cloze.Classifier(shared, precision="bf16")(texts[0]) == fast(texts[0])
+    with pytest.raises(cloze.ClozeError, match="precision: the shared Model was loaded with precision='bf16'"):
+        cloze.Classifier(shared, precision="exact")
+    for bad in ("fp16", "BF16", 3):
+        with pytest.raises(cloze.ClozeError, match='precision: expected "exact" or "bf16"'):
+            cloze.Classifier(qwen2_full, precision=bad)
+        with pytest.raises(cloze.ClozeError, match='precision: expected "exact" or "bf16"'):
+            cloze.Model.from_pretrained(qwen2_full, precision=bad)
+    assert cloze.evaluate(texts[:10], ["positive"] * 10, classifier=fast)["precision"] == "bf16"
+
+
 def test_single_and_batches_identical(clf, sst2):
     texts = sst2.text.tolist()[:100]
     whole = clf.classify(texts)
