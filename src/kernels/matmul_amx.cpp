@@ -235,6 +235,7 @@ constexpr size_t kNB = 2;                      // weight tiles per block
 constexpr size_t kMChunkTiles = 12;
 constexpr size_t kXBlockBytes = size_t(3) << 19;
 constexpr size_t kMinKsPerBlock = 8;
+constexpr size_t kMinGroupsToPrefetch = 3;
 
 
 // A block's weight rows, packed tile by tile: panel[(ks - ks0) * kNB + j]
@@ -306,6 +307,12 @@ inline void write_out(const float* c, const OutTile& o) {
   }
 }
 
+// PREFETCHT1 as an asm statement. GCC 12 deleted the loop below when it
+// called _mm_prefetch (a loop whose only effect is prefetching): until then
+// no weight block was ever prefetched, and every block's first pass waited
+// on memory (2.4x the time of the block's other passes at 128 tokens).
+inline void prefetch_l2(const char* p) { __asm__ volatile("prefetcht1 %0" : : "m"(*p)); }
+
 // Prefetch (into L2) of the raw rows the next block's packing reads,
 // spread over the k steps of this block's passes: line i is row i % rows_n,
 // 64-byte line i / rows_n from the K block's start.
@@ -320,7 +327,7 @@ struct Prefetch {
     const size_t b = line0 + step * per, e = std::min(line1, b + per);
     for (size_t i = b; i < e; ++i) {
       const size_t r = i % rows_n, l = i / rows_n;
-      _mm_prefetch(base[r / 16] + (r % 16) * ld + l * 64, _MM_HINT_T1);
+      prefetch_l2(base[r / 16] + (r % 16) * ld + l * 64);
     }
   }
 };
@@ -524,11 +531,17 @@ void range_t(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, s
         }
         const size_t lines = pf.rows_n * ((k_end - ks0 * 32) * 2 + 63) / 64;
         for (size_t g = 0; g < n_groups; ++g) {
-          // All of it during the first group's pass (measured 6% faster at
-          // 128 tokens than spreading it over every group's pass, 11% faster
-          // than no software prefetch).
-          pf.line0 = 0;
-          pf.line1 = g == 0 ? lines : 0;
+          // Spread over every group's pass. Measured with the pass timed by
+          // kind at 128 tokens (cycles per tile product, first pass of a
+          // block / the others): no prefetch 64 / 26, all of it during the
+          // first group's pass 72-98 / 26 (the burst stalls that pass),
+          // spread 36-47 / 26-29; two or three blocks ahead: slower.
+          // Only from three groups (x chunks of 65+ rows): with one or two,
+          // a block's passes are too short to hide the next one's stream and
+          // the prefetches only compete with it (16 tokens -15%, 64 -10%).
+          const bool ahead = n_groups >= kMinGroupsToPrefetch;
+          pf.line0 = ahead ? lines * g / n_groups : 0;
+          pf.line1 = ahead ? lines * (g + 1) / n_groups : 0;
           float* saved = state ? state + (bi * n_groups + g) * 4 * 256 : nullptr;
           float* out = last ? cbuf : saved;
           const float* in = kb > 0 ? saved : nullptr;
