@@ -196,6 +196,47 @@ TEST(KernelAmx, BatchRowsAndThreadInvariance) {
   }
 }
 
+// The gated MLP step on the tile unit gates the accumulators as they are
+// written out: the same bits as the two AMX matmuls followed by the gate
+// kernel, across several x chunks (200 rows), K blocks (K = 4200), partial
+// weight tiles (N = 150), both activations, both precisions and any thread
+// count.
+TEST(KernelAmx, GatedMlpEqualsMatmulsThenGate) {
+  NEED_AMX();
+  const size_t N = 150;
+  for (size_t K : {64, 4200})
+    for (size_t M : {1, 37, 200}) {
+      auto wg = make_weight(N, K, 41), wu = make_weight(N, K, 42);
+      const k::Weight &g = wg.w, &u = wu.w;
+      auto x = rand_floats(M * K, 43, -3.0f, 3.0f);
+      for (Precision prec : {Precision::Exact, Precision::Bf16})
+        for (k::GateAct act : {k::GateAct::SiLU, k::GateAct::GeluTanh}) {
+          ThreadPool p2(2);
+          p2.set_precision(prec);
+          std::vector<float> want(M * N), up(M * N);
+          run(k::KernelSet::Amx, x.data(), K, M, g, nullptr, want.data(), N, p2);
+          run(k::KernelSet::Amx, x.data(), K, M, u, nullptr, up.data(), N, p2);
+          {
+            SetInScope s(k::KernelSet::Amx);
+            if (act == k::GateAct::SiLU) k::silu_mul(want.data(), up.data(), M * N);
+            else k::gelu_tanh_mul(want.data(), up.data(), M * N);
+          }
+          for (size_t threads : {1, 2, 3}) {
+            ThreadPool p(threads);
+            p.set_precision(prec);
+            std::vector<float> y(M * N, -1.0f), scratch(M * N);
+            {
+              SetInScope s(k::KernelSet::Amx);
+              k::gated_mlp(x.data(), K, M, g, u, act, y.data(), scratch.data(), N, p);
+            }
+            ASSERT_TRUE(same_bits(want, y)) << "K=" << K << " M=" << M << " threads=" << threads
+                                            << (prec == Precision::Bf16 ? " bf16" : " exact")
+                                            << (act == k::GateAct::SiLU ? " silu" : " gelu");
+          }
+        }
+    }
+}
+
 // The opt-in bf16 precision rounds x to bf16: deterministic like the exact
 // mode, but its error is that of bf16 inputs, far outside float32 rounding.
 TEST(KernelAmx, Bf16PrecisionIsCoarserAndDeterministic) {

@@ -229,6 +229,15 @@ void gated_mlp(const float* x, size_t ldx, size_t M, const Weight& w_gate, const
   const bool amx_step = takes_weight(w_gate) || takes_weight(w_up);
   if (amx_step) split = amx_split(x, ldx, M, w_gate.cols, pool);
   const amx::SplitX* s = amx_step ? &split : nullptr;
+  if (amx_step && w_gate.type == WType::BF16 && w_up.type == WType::BF16) {
+    // Both on the tile unit: gated as the accumulators are written out (up
+    // is not needed).
+    const amx::GateFn fn = act == GateAct::SiLU ? &silu_mul : &gelu_tanh_mul;
+    note_path(s->terms == 3 ? kPathAmxExact : kPathAmxBf16);
+    pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) { amx::gated_range(*s, w_gate, w_up, fn, nb, ne, gate, ld); },
+             grain_of(k, true, M));
+    return;
+  }
   pool.run(w_gate.rows, [&](size_t nb, size_t ne, size_t) {
     range_of(k, s, x, ldx, M, w_gate, nullptr, nb, ne, nullptr, gate, ld);
     range_of(k, s, x, ldx, M, w_up, nullptr, nb, ne, nullptr, up, ld);

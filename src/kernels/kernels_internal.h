@@ -59,6 +59,13 @@ size_t matmul_grain();
 // y[m, n] (+ bias[n]) for n in [nb, ne), W's row n being rows ? rows[n] : n; W is BF16.
 void matmul_range(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
                   const float* bias, float* y, size_t ldy);
+// The first half of a gated MLP for rows n in [nb, ne), both weights BF16:
+//   y[m, n] = act(x W_gate^T)[m, n] * (x W_up^T)[m, n]
+// with act an element-wise gate kernel (silu_mul, gelu_tanh_mul): the same
+// bits as matmul_range of each followed by act over the rows.
+using GateFn = void (*)(float* gate, const float* up, size_t n);
+void gated_range(const SplitX& s, const Weight& w_gate, const Weight& w_up, GateFn act, size_t nb,
+                 size_t ne, float* y, size_t ldy);
 }  // namespace amx
 
 }  // namespace cloze::kernels

@@ -31,7 +31,10 @@
 // blocking (accumulators saved to memory between K blocks are float32 values,
 // restored exactly), or on the thread split (over N). Rows of x past M and k
 // past K are zeros; weight rows past N and k past K are zeros (staged).
+// GCC 12 flags the AVX-512 headers' own undefined-then-set vectors (in
+// transpose16's shuffles once it is not inlined).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -170,9 +173,18 @@ SplitX split_layout(float* buf, size_t M, size_t K, size_t terms) {
   return s;
 }
 
-void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_t mt_e) {
-  const size_t K = s.K, T = s.terms;
-  alignas(64) uint32_t rows[3][16][16];  // [term][m][k pair] for one k step
+namespace {
+
+// Rows of an x tile split together: their term chains (round, widen,
+// subtract) are independent, and interleaving them hides each chain's
+// latency (one row at a time, 2.4x slower; the 16 rows' chains did not
+// overlap on their own).
+constexpr size_t kSplitRows = 4;
+
+template <size_t T>
+void split_tiles(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_t mt_e) {
+  const size_t K = s.K;
+  alignas(64) uint32_t rows[T][16][16];  // [term][m][k pair] for one k step
   for (size_t mt = mt_b; mt < mt_e; ++mt) {
     const size_t m0 = mt * 16, m_ok = std::min<size_t>(16, s.M - m0);
     float scale[16];
@@ -185,27 +197,35 @@ void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_
       const size_t k0 = ks * 32, k_ok = std::min<size_t>(32, K - k0);
       const __mmask16 mlo = k_ok >= 16 ? 0xFFFF : __mmask16((1u << k_ok) - 1);
       const __mmask16 mhi = k_ok >= 32 ? 0xFFFF : k_ok <= 16 ? 0 : __mmask16((1u << (k_ok - 16)) - 1);
-      for (size_t m = 0; m < 16; ++m) {
-        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
-        if (m < m_ok) {
-          const float* xr = x + (m0 + m) * ldx + k0;
-          const __m512 sc = _mm512_set1_ps(scale[m]);
-          a = _mm512_mul_ps(_mm512_maskz_loadu_ps(mlo, xr), sc);
-          b = _mm512_mul_ps(_mm512_maskz_loadu_ps(mhi, xr + 16), sc);
+      for (size_t m = 0; m < 16; m += kSplitRows) {
+        __m512 a[kSplitRows], b[kSplitRows];
+#pragma GCC unroll 4
+        for (size_t i = 0; i < kSplitRows; ++i) {
+          a[i] = b[i] = _mm512_setzero_ps();
+          if (m + i < m_ok) {
+            const float* xr = x + (m0 + m + i) * ldx + k0;
+            const __m512 sc = _mm512_set1_ps(scale[m + i]);
+            a[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mlo, xr), sc);
+            b[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mhi, xr + 16), sc);
+          }
         }
-        for (size_t t = 0; t < T; ++t) {
-          // bf16 of k = 0..15 (low half) and 16..31, rounded to nearest
-          // even. The instruction treats float32 subnormals as zero; those
-          // terms would be bf16 subnormals, which the tile unit flushes to
-          // zero anyway, so every product is what an exact rounding would give.
-          const __m512i r = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a));
-          _mm512_store_si512(rows[t][m], r);
-          // The remainder (exact: x' and its bf16 rounding share the exponent range).
-          const __m512 ra = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(r)), 16));
-          const __m512 rb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r, 1)), 16));
-          a = _mm512_sub_ps(a, ra);
-          b = _mm512_sub_ps(b, rb);
-        }
+#pragma GCC unroll 3
+        for (size_t t = 0; t < T; ++t)
+#pragma GCC unroll 4
+          for (size_t i = 0; i < kSplitRows; ++i) {
+            // bf16 of k = 0..15 (low half) and 16..31, rounded to nearest
+            // even. The instruction treats float32 subnormals as zero; those
+            // terms would be bf16 subnormals, which the tile unit flushes to
+            // zero anyway, so every product is what an exact rounding would give.
+            const __m512i r = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b[i], a[i]));
+            _mm512_store_si512(rows[t][m + i], r);
+            if (t + 1 == T) continue;
+            // The remainder (exact: x' and its bf16 rounding share the exponent range).
+            const __m512 ra = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(r)), 16));
+            const __m512 rb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r, 1)), 16));
+            a[i] = _mm512_sub_ps(a[i], ra);
+            b[i] = _mm512_sub_ps(b[i], rb);
+          }
       }
       uint16_t* dst = s.tiles + (mt * s.n_ks + ks) * T * 512;
       for (size_t t = 0; t < T; ++t) {
@@ -216,6 +236,15 @@ void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_
       }
     }
   }
+}
+
+}  // namespace
+
+void split_range(const float* x, size_t ldx, const SplitX& s, size_t mt_b, size_t mt_e) {
+  if (s.terms == 3)
+    split_tiles<3>(x, ldx, s, mt_b, mt_e);
+  else
+    split_tiles<1>(x, ldx, s, mt_b, mt_e);
 }
 
 namespace {
@@ -307,29 +336,91 @@ inline void write_out(const float* c, const OutTile& o) {
   }
 }
 
-// PREFETCHT1 as an asm statement. GCC 12 deleted the loop below when it
-// called _mm_prefetch (a loop whose only effect is prefetching): until then
-// no weight block was ever prefetched, and every block's first pass waited
-// on memory (2.4x the time of the block's other passes at 128 tokens).
+// A gated pair of tiles, C_gate and C_up ([n][m], no bias): each scaled
+// back (the multiply write_out does), act(gate) * up by the set's own
+// element-wise kernel (`act`, e.g. silu_mul: it is element-wise, so the
+// tile layout gives the same bits), then one transpose into y[m][n]. The
+// same values as writing both products out and gating them, without the up
+// product's stores or a pass over both.
+inline void write_out_gated(float* cg, float* cu, const OutTile& o, GateFn act) {
+  const __m512 un = _mm512_loadu_ps(o.unscale);
+  for (int i = 0; i < 16; ++i) {
+    _mm512_store_ps(cg + i * 16, _mm512_mul_ps(_mm512_load_ps(cg + i * 16), un));
+    _mm512_store_ps(cu + i * 16, _mm512_mul_ps(_mm512_load_ps(cu + i * 16), un));
+  }
+  act(cg, cu, 256);
+  __m512i v[16];
+  for (int i = 0; i < 16; ++i) v[i] = _mm512_load_si512(cg + i * 16);
+  transpose16(v);
+  const __mmask16 nm = o.n_ok >= 16 ? 0xFFFF : __mmask16((1u << o.n_ok) - 1);
+  for (size_t m = 0; m < o.m_ok; ++m) _mm512_mask_storeu_ps(o.y + m * o.ldy, nm, _mm512_castsi512_ps(v[m]));
+}
+
+// The outputs of a finished pass (its accumulators stored in c), written
+// during the next pass, a few k steps in: written right away, the transposes
+// and the stores into y held up the next pass's tile instructions behind
+// them (the gate_proj shape at M = 128, the kernel alone on one thread:
+// 12.5 -> 11.0 ns per tile product; outputs unchanged).
+struct Pending {
+  float* c[2] = {};  // accumulator tiles [4][256]: one matrix, or gate and up
+  OutTile o[4];
+  bool has[4] = {};
+  GateFn act = nullptr;  // null: c[0] alone, written as is
+  void flush() {
+    if (!c[0]) return;
+    for (int q = 0; q < 4; ++q) {
+      if (!has[q]) continue;
+      if (act) write_out_gated(c[0] + q * 256, c[1] + q * 256, o[q], act);
+      else write_out(c[0] + q * 256, o[q]);
+    }
+    c[0] = nullptr;
+  }
+};
+// The k step of the next pass at which a pending output is written.
+constexpr size_t kFlushStep = 2;
+
+// PREFETCHT1 as an asm statement. GCC 12 deletes a loop whose only effect
+// is _mm_prefetch calls: until d59a104 no weight block was ever prefetched.
 inline void prefetch_l2(const char* p) { __asm__ volatile("prefetcht1 %0" : : "m"(*p)); }
 
-// Prefetch (into L2) of the raw rows the next block's packing reads,
-// spread over the k steps of this block's passes: line i is row i % rows_n,
-// 64-byte line i / rows_n from the K block's start.
+// The next block's raw weight rows, prefetched (into L2) while this block's
+// passes run, an even share per k step: tile i (whole tiles of each matrix
+// in turn) starts at base[i] (its first row, at the K block's first column),
+// rows ld bytes apart; line l is 64-byte piece l / rows_n of row l % rows_n.
+// Measured with the pass timed by kind at 128 tokens (cycles per tile
+// product, first pass of a block / the others): no prefetch 64 / 26, all of
+// it during the first group's pass 72-98 / 26 (the burst stalls that pass),
+// spread 36-47 / 26-29; two or three blocks ahead: slower.
 struct Prefetch {
-  const char* base[kNB] = {};  // tile j's first row at the K block's start; null: none
-  size_t ld = 0;               // row stride, bytes
-  size_t rows_n = 0;
+  const char* base[2 * kNB] = {};
+  size_t rows_n = 0, ld = 0;
   size_t line0 = 0, line1 = 0;  // this pass's share
-  void issue(size_t step, size_t n_steps) const {
-    if (line1 <= line0) return;
-    const size_t per = (line1 - line0 + n_steps - 1) / n_steps;
-    const size_t b = line0 + step * per, e = std::min(line1, b + per);
-    for (size_t i = b; i < e; ++i) {
-      const size_t r = i % rows_n, l = i / rows_n;
-      prefetch_l2(base[r / 16] + (r % 16) * ld + l * 64);
-    }
+};
+
+class PrefetchCursor {
+ public:
+  PrefetchCursor(const Prefetch& pf, size_t n_steps) : pf_(pf) {
+    if (pf.line1 <= pf.line0 || n_steps == 0) return;
+    left_ = pf.line1 - pf.line0;
+    per_ = (left_ + n_steps - 1) / n_steps;
+    row_ = pf.line0 % pf.rows_n;
+    col_ = pf.line0 / pf.rows_n * 64;
   }
+  // This k step's lines.
+  void step() {
+    for (size_t n = std::min(per_, left_); n > 0; --n) {
+      prefetch_l2(pf_.base[row_ / 16] + (row_ % 16) * pf_.ld + col_);
+      if (++row_ == pf_.rows_n) {
+        row_ = 0;
+        col_ += 64;
+      }
+    }
+    left_ -= std::min(per_, left_);
+  }
+
+ private:
+  const Prefetch& pf_;
+  size_t left_ = 0, per_ = 0, row_ = 0, col_ = 0;
 };
 
 // Two x tiles (mt, mt + 1; MT = 1 or 2 of them) against NT = 1 or 2 packed
@@ -345,7 +436,7 @@ constexpr size_t kAheadOne = 4;
 
 template <int NT, int MT, int T>
 void pass(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t ks1, const float* in,
-          float* out, const Prefetch& pf) {
+          float* out, const Prefetch& pf, Pending& pend) {
   if (in) {
     _tile_loadd(0, in + 0 * 256, 64);
     if constexpr (MT > 1) _tile_loadd(1, in + 1 * 256, 64);
@@ -358,8 +449,10 @@ void pass(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t ks1, 
     if constexpr (NT > 1 && MT > 1) _tile_zero(3);
   }
   const size_t xstride = s.n_ks * T * 512;  // the next x tile
+  PrefetchCursor cursor(pf, ks1 - ks0);
   for (size_t ks = ks0; ks < ks1; ++ks) {
-    pf.issue(ks - ks0, ks1 - ks0);
+    cursor.step();
+    if (ks == ks0 + kFlushStep) pend.flush();
     const uint16_t* xb = s.tiles + (mt * s.n_ks + ks) * T * 512;
     size_t sa0, sa1;
     // Tile instructions issue in order, and a load into a register waits for
@@ -405,7 +498,7 @@ void pass(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t ks1, 
 // this step's products to finish with their registers.
 template <int NT, int T>
 void pass_one(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t ks1, const float* in,
-              float* out, const Prefetch& pf) {
+              float* out, const Prefetch& pf, Pending& pend) {
   if (in) {
     _tile_loadd(0, in + 0 * 256, 64);
     if constexpr (NT > 1) _tile_loadd(2, in + 2 * 256, 64);
@@ -425,8 +518,10 @@ void pass_one(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t k
     if constexpr (NT > 1) _tile_dpbf16ps(2, A1, 7); \
   }                                            \
   bsel ^= 1;
+  PrefetchCursor cursor(pf, ks1 - ks0);
   for (size_t ks = ks0; ks < ks1; ++ks) {
-    pf.issue(ks - ks0, ks1 - ks0);
+    cursor.step();
+    if (ks == ks0 + kFlushStep) pend.flush();
     const uint16_t* xb = s.tiles + (mt * s.n_ks + ks) * T * 512;
     size_t sa0, sa1;
     // The weight rows kAheadOne steps on, into L1: with one x tile a weight
@@ -457,116 +552,160 @@ void pass_one(const ASrc* asrc, const SplitX& s, size_t mt, size_t ks0, size_t k
   if constexpr (NT > 1) _tile_stored(2, out + 2 * 256, 64);
 }
 
+// What one range computes: y = x W^T (+ bias) of one matrix, or the gated
+// pair y = act(x W_gate^T) * (x W_up^T) (mats = 2, no bias).
+struct Job {
+  const Weight* w[2] = {};
+  size_t mats = 1;
+  const int32_t* rows = nullptr;
+  const float* bias = nullptr;
+  GateFn act = nullptr;
+  float* y = nullptr;
+  size_t ldy = 0;
+};
+
+// Where block [n0, n0 + 32) of w is read: raw rows in place when a tile has
+// 16 consecutive rows of W, else packed into panel (gathered rows, the last
+// rows of the range). (Packing every block measured 7% slower than loading
+// raw rows, at 16 and 128 tokens.)
+void block_source(const Weight& w, const int32_t* rows, size_t n0, size_t ne, size_t nt, size_t ks0,
+                  size_t ks1, uint16_t* panel, uint16_t* tails, ASrc* asrc) {
+  bool direct = true;
+  for (size_t j = 0; j < nt && direct; ++j) {
+    const size_t first = n0 + 16 * j;
+    if (first + 16 > ne) { direct = false; break; }
+    const uint16_t* p0 = static_cast<const uint16_t*>(row_ptr(w, rows, first));
+    for (size_t i = 1; i < 16 && direct; ++i)
+      direct = static_cast<const uint16_t*>(row_ptr(w, rows, first + i)) == p0 + i * w.cols;
+  }
+  if (!direct) {
+    pack_block(w, rows, n0, ne, ks0, ks1, panel);
+    for (size_t j = 0; j < nt; ++j) {
+      ASrc& a = asrc[j];
+      a = ASrc{};
+      a.p = panel + j * 512;
+      a.kbase = ks0;
+      a.step = kNB * 512;
+      a.row_bytes = 64;
+    }
+    return;
+  }
+  const size_t n_full = w.cols / 32;
+  for (size_t j = 0; j < nt; ++j) {
+    ASrc& a = asrc[j];
+    a = ASrc{};
+    a.p = static_cast<const uint16_t*>(row_ptr(w, rows, n0 + 16 * j));
+    a.kbase = 0;
+    a.step = 32;
+    a.row_bytes = w.cols * 2;
+    a.n_full = n_full;
+    if (n_full * 32 < w.cols && ks1 > n_full) {
+      uint16_t* t = tails + j * 512;
+      std::memset(t, 0, 1024);
+      for (size_t i = 0; i < 16; ++i)
+        std::memcpy(t + i * 32, a.p + i * w.cols + n_full * 32, (w.cols - n_full * 32) * 2);
+      a.tail = t;
+    }
+  }
+}
+
 template <int T>
-void range_t(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
-             const float* bias, float* y, size_t ldy) {
-  static thread_local Scratch panel_buf, state_buf, tail_buf;
-  uint16_t* tails = reinterpret_cast<uint16_t*>(tail_buf.floats(kNB * 256));
+void range_t(const SplitX& s, const Job& job, size_t nb, size_t ne) {
+  static thread_local Scratch panel_buf[2], state_buf, tail_buf;
+  const size_t mats = job.mats, K = job.w[0]->cols;
+  uint16_t* tails = reinterpret_cast<uint16_t*>(tail_buf.floats(2 * kNB * 256));
   const size_t n_blocks = (ne - nb + kNB * 16 - 1) / (kNB * 16);
-  alignas(64) float cbuf[4 * 256];
+  // Accumulators of finished passes, [ping-pong][matrix][4 tiles][256]: a
+  // pass's outputs are written during the next one (Pending).
+  alignas(64) float cbuf[2][2][4 * 256];
+  size_t cur = 0;
+  Pending pend;
+  pend.act = mats == 2 ? job.act : nullptr;
   TilesOn tiles_on;
   for (size_t mc0 = 0; mc0 < s.n_mt; mc0 += kMChunkTiles) {
     const size_t mc1 = std::min(s.n_mt, mc0 + kMChunkTiles);
     const size_t n_groups = (mc1 - mc0 + 1) / 2;
     const size_t kss = std::max(kMinKsPerBlock, kXBlockBytes / ((mc1 - mc0) * T * 1024));
     const size_t n_kb = (s.n_ks + kss - 1) / kss;
-    uint16_t* panel = reinterpret_cast<uint16_t*>(panel_buf.floats(std::min(kss, s.n_ks) * kNB * 256));
-    // Saved accumulators, [n block][group][4 tiles][256], when K has several blocks.
-    float* state = n_kb > 1 ? state_buf.floats(n_blocks * n_groups * 4 * 256) : nullptr;
+    uint16_t* panel[2];
+    for (size_t q = 0; q < mats; ++q)
+      panel[q] = reinterpret_cast<uint16_t*>(panel_buf[q].floats(std::min(kss, s.n_ks) * kNB * 256));
+    // Saved accumulators, [n block][group][matrix][4 tiles][256], when K has several blocks.
+    float* state = n_kb > 1 ? state_buf.floats(n_blocks * n_groups * mats * 4 * 256) : nullptr;
+    // Only from three groups (x chunks of 65+ rows): with one or two, a
+    // block's passes are too short to hide the next one's stream and the
+    // prefetches only compete with it (16 tokens -15%, 64 -10%).
+    const bool prefetch = n_groups >= kMinGroupsToPrefetch && !job.rows;
     for (size_t kb = 0; kb < n_kb; ++kb) {
       const size_t ks0 = kb * kss, ks1 = std::min(s.n_ks, ks0 + kss);
       const bool last = kb + 1 == n_kb;
       for (size_t bi = 0; bi < n_blocks; ++bi) {
         const size_t n0 = nb + bi * kNB * 16;
         const size_t nt = std::min<size_t>(kNB, (ne - n0 + 15) / 16);
-        // Raw rows in place when a tile has 16 consecutive rows of W, else
-        // packed (gathered rows, the last rows of the range). (Packing every
-        // block measured 7% slower than loading raw rows, at 16 and 128 tokens.)
-        ASrc asrc[kNB];
-        bool direct = true;
-        for (size_t j = 0; j < nt && direct; ++j) {
-          const size_t first = n0 + 16 * j;
-          if (first + 16 > ne) { direct = false; break; }
-          const uint16_t* p0 = static_cast<const uint16_t*>(row_ptr(w, rows, first));
-          for (size_t i = 1; i < 16 && direct; ++i)
-            direct = static_cast<const uint16_t*>(row_ptr(w, rows, first + i)) == p0 + i * w.cols;
-        }
-        if (direct) {
-          const size_t n_full = w.cols / 32;
-          for (size_t j = 0; j < nt; ++j) {
-            ASrc& a = asrc[j];
-            a.p = static_cast<const uint16_t*>(row_ptr(w, rows, n0 + 16 * j));
-            a.kbase = 0;
-            a.step = 32;
-            a.row_bytes = w.cols * 2;
-            a.n_full = n_full;
-            if (n_full * 32 < w.cols && ks1 > n_full) {
-              uint16_t* t = tails + j * 512;
-              std::memset(t, 0, 1024);
-              for (size_t i = 0; i < 16; ++i)
-                std::memcpy(t + i * 32, a.p + i * w.cols + n_full * 32, (w.cols - n_full * 32) * 2);
-              a.tail = t;
-            }
-          }
-        } else {
-          pack_block(w, rows, n0, ne, ks0, ks1, panel);
-          for (size_t j = 0; j < nt; ++j) {
-            ASrc& a = asrc[j];
-            a.p = panel + j * 512;
-            a.kbase = ks0;
-            a.step = kNB * 512;
-            a.row_bytes = 64;
-          }
-        }
-        // The next block's rows (plain rows of W, whole tiles), for its packing.
+        ASrc asrc[2][kNB];
+        for (size_t q = 0; q < mats; ++q)
+          block_source(*job.w[q], job.rows, n0, ne, nt, ks0, ks1, panel[q], tails + q * kNB * 512, asrc[q]);
+        // The next block's whole tiles, of each matrix.
         Prefetch pf;
         const size_t n1 = n0 + kNB * 16;
-        const size_t k_end = std::min(ks1 * 32, w.cols);
-        if (!rows && n1 + 16 <= ne) {
+        if (prefetch && n1 + 16 <= ne) {
           const size_t nt1 = std::min<size_t>(kNB, (ne - n1) / 16);
-          for (size_t j = 0; j < nt1; ++j)
-            pf.base[j] = static_cast<const char*>(row_ptr(w, nullptr, n1 + 16 * j)) + ks0 * 64;
-          pf.ld = w.cols * 2;
-          pf.rows_n = nt1 * 16;
+          for (size_t q = 0; q < mats; ++q)
+            for (size_t j = 0; j < nt1; ++j)
+              pf.base[q * nt1 + j] = static_cast<const char*>(row_ptr(*job.w[q], nullptr, n1 + 16 * j)) + ks0 * 64;
+          pf.ld = K * 2;
+          pf.rows_n = mats * nt1 * 16;
         }
-        const size_t lines = pf.rows_n * ((k_end - ks0 * 32) * 2 + 63) / 64;
+        const size_t lines = pf.rows_n * (((std::min(ks1 * 32, K) - ks0 * 32) * 2 + 63) / 64);
+        const size_t n_passes = n_groups * mats;
         for (size_t g = 0; g < n_groups; ++g) {
-          // Spread over every group's pass. Measured with the pass timed by
-          // kind at 128 tokens (cycles per tile product, first pass of a
-          // block / the others): no prefetch 64 / 26, all of it during the
-          // first group's pass 72-98 / 26 (the burst stalls that pass),
-          // spread 36-47 / 26-29; two or three blocks ahead: slower.
-          // Only from three groups (x chunks of 65+ rows): with one or two,
-          // a block's passes are too short to hide the next one's stream and
-          // the prefetches only compete with it (16 tokens -15%, 64 -10%).
-          const bool ahead = n_groups >= kMinGroupsToPrefetch;
-          pf.line0 = ahead ? lines * g / n_groups : 0;
-          pf.line1 = ahead ? lines * (g + 1) / n_groups : 0;
-          float* saved = state ? state + (bi * n_groups + g) * 4 * 256 : nullptr;
-          float* out = last ? cbuf : saved;
-          const float* in = kb > 0 ? saved : nullptr;
           const size_t mt = mc0 + 2 * g;
           const bool two = mt + 1 < mc1;
-          if (nt == 2) {
-            if (two) pass<2, 2, T>(asrc, s, mt, ks0, ks1, in, out, pf);
-            else pass_one<2, T>(asrc, s, mt, ks0, ks1, in, out, pf);
-          } else {
-            if (two) pass<1, 2, T>(asrc, s, mt, ks0, ks1, in, out, pf);
-            else pass_one<1, T>(asrc, s, mt, ks0, ks1, in, out, pf);
+          for (size_t q = 0; q < mats; ++q) {
+            const size_t pi = g * mats + q;
+            pf.line0 = lines * pi / n_passes;
+            pf.line1 = lines * (pi + 1) / n_passes;
+            float* saved = state ? state + ((bi * n_groups + g) * mats + q) * 4 * 256 : nullptr;
+            float* out = last ? cbuf[cur][q] : saved;
+            const float* in = kb > 0 ? saved : nullptr;
+            const ASrc* a = asrc[q];
+            if (nt == 2) {
+              if (two) pass<2, 2, T>(a, s, mt, ks0, ks1, in, out, pf, pend);
+              else pass_one<2, T>(a, s, mt, ks0, ks1, in, out, pf, pend);
+            } else {
+              if (two) pass<1, 2, T>(a, s, mt, ks0, ks1, in, out, pf, pend);
+              else pass_one<1, T>(a, s, mt, ks0, ks1, in, out, pf, pend);
+            }
           }
           if (!last) continue;
-          // The outputs: tile (j, i) of this pass at cbuf + (2j + i) * 256.
-          for (size_t j = 0; j < nt; ++j)
-            for (size_t i = 0; i < (two ? 2u : 1u); ++i) {
+          // This group's outputs, written during the next pass: tile (j, i)
+          // at cbuf[cur][q] + (2j + i) * 256.
+          pend.flush();  // the previous group's, if these passes were too short to
+          pend.c[0] = cbuf[cur][0];
+          pend.c[1] = cbuf[cur][1];
+          for (size_t j = 0; j < kNB; ++j)
+            for (size_t i = 0; i < 2; ++i) {
+              const size_t q = 2 * j + i;
+              pend.has[q] = j < nt && (i == 0 || two);
+              if (!pend.has[q]) continue;
               const size_t m0 = (mt + i) * 16, ncol = n0 + 16 * j;
-              OutTile o{y + m0 * ldy + ncol, ldy, bias ? bias + ncol : nullptr, s.unscale + m0,
-                        std::min<size_t>(16, s.M - m0), std::min<size_t>(16, ne - ncol)};
-              write_out(cbuf + (2 * j + i) * 256, o);
+              pend.o[q] = OutTile{job.y + m0 * job.ldy + ncol, job.ldy, job.bias ? job.bias + ncol : nullptr,
+                                  s.unscale + m0, std::min<size_t>(16, s.M - m0), std::min<size_t>(16, ne - ncol)};
             }
+          cur ^= 1;
         }
       }
     }
   }
+  pend.flush();
+}
+
+void run_job(const SplitX& s, const Job& job, size_t nb, size_t ne) {
+  if (s.M == 0 || nb >= ne) return;
+  if (s.terms == 3)
+    range_t<3>(s, job, nb, ne);
+  else
+    range_t<1>(s, job, nb, ne);
 }
 
 }  // namespace
@@ -575,11 +714,25 @@ size_t matmul_grain() { return 64; }
 
 void matmul_range(const SplitX& s, const Weight& w, const int32_t* rows, size_t nb, size_t ne,
                   const float* bias, float* y, size_t ldy) {
-  if (s.M == 0 || nb >= ne) return;
-  if (s.terms == 3)
-    range_t<3>(s, w, rows, nb, ne, bias, y, ldy);
-  else
-    range_t<1>(s, w, rows, nb, ne, bias, y, ldy);
+  Job job;
+  job.w[0] = &w;
+  job.rows = rows;
+  job.bias = bias;
+  job.y = y;
+  job.ldy = ldy;
+  run_job(s, job, nb, ne);
+}
+
+void gated_range(const SplitX& s, const Weight& w_gate, const Weight& w_up, GateFn act, size_t nb,
+                 size_t ne, float* y, size_t ldy) {
+  Job job;
+  job.w[0] = &w_gate;
+  job.w[1] = &w_up;
+  job.mats = 2;
+  job.act = act;
+  job.y = y;
+  job.ldy = ldy;
+  run_job(s, job, nb, ne);
 }
 
 }  // namespace cloze::kernels::amx
