@@ -94,7 +94,8 @@ void matmul_multi(const float* x, size_t ldx, size_t M, const MatmulTarget* targ
 // Each thread computes the same rows n of both products and gates them, so
 // the element-wise step needs no synchronization of its own. Bitwise equal to
 // matmul(gate), matmul(up), silu_mul.  gate, up: [M, N] with row stride ld
-// (up is scratch).
+// (up is scratch; the AMX set gates its accumulator tiles as it writes them
+// and leaves up untouched).
 void swiglu(const float* x, size_t ldx, size_t M, const Weight& w_gate, const Weight& w_up,
             float* gate, float* up, size_t ld, ThreadPool& pool);
 
