@@ -21,17 +21,10 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/kernels.h"
 
 namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // n random-looking bf16 values near 1 (the unit's speed depends a little on
 // the data: zeros run ~10% faster), `offset` bytes past a 64-byte boundary.
@@ -55,12 +48,7 @@ __attribute__((target("amx-tile,amx-bf16"))) void BM_AmxSteps(benchmark::State& 
   const uint16_t *x = xb_.p, *w = wb_.p;
   const size_t nx = x_bytes / 6144;  // k steps of x: [2 tiles][3 terms][512]
   alignas(64) float out[4 * 256];
-  TileConfig c;
-  for (int i = 0; i < 8; ++i) {
-    c.colsb[i] = 64;
-    c.rows[i] = 16;
-  }
-  _tile_loadconfig(&c);
+  cloze::kernels::amx::TilesOn tiles_on;
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -113,7 +101,6 @@ __attribute__((target("amx-tile,amx-bf16"))) void BM_AmxSteps(benchmark::State& 
   }
   _tile_stored(0, out, 64);
   benchmark::DoNotOptimize(out[0]);
-  _tile_release();
   state.counters["ns/product"] = benchmark::Counter(
       double(state.iterations()) * kStepsPerIteration * 12, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }

@@ -44,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/kernels_internal.h"
 #include "kernels/scratch.h"
 #include "kernels/weight_loader.h"
@@ -72,29 +73,6 @@ bool detect() {
   // Linux hands out the 8 KB tile state only on request (per process).
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
-
-// Palette 1, every tile 16 rows x 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Loads the tile configuration for this thread while in scope, then releases
-// the tile state (so the OS need not save 8 KB per context switch).
-struct TilesOn {
-  TilesOn() {
-    TileConfig c;
-    for (int i = 0; i < 8; ++i) {
-      c.colsb[i] = 64;
-      c.rows[i] = 16;
-    }
-    _tile_loadconfig(&c);
-  }
-  ~TilesOn() { _tile_release(); }
-};
 
 // ---- the split ----------------------------------------------------------------
 
