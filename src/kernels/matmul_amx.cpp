@@ -675,7 +675,7 @@ void range_t(const SplitX& s, const Job& job, size_t nb, size_t ne) {
           if (!last) continue;
           // This group's outputs, written during the next pass: tile (j, i)
           // at cbuf[cur][q] + (2j + i) * 256.
-          pend.flush();  // the previous group's, if these passes were too short to
+          pend.flush();  // the previous group's, if these passes ended before kFlushStep
           pend.c[0] = cbuf[cur][0];
           pend.c[1] = cbuf[cur][1];
           for (size_t j = 0; j < kNB; ++j)
